@@ -1,0 +1,1 @@
+"""The shiftclipper command line and the embedded local stack."""

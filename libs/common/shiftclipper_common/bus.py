@@ -1,0 +1,59 @@
+"""NATS connection and event publishing shared by every service."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
+from shiftclipper_contracts import names
+from shiftclipper_contracts.config import ServiceConfig
+from shiftclipper_contracts.events import Event, event_kind
+from shiftclipper_contracts.provision import provision
+
+_encoder = msgspec.json.Encoder()
+
+
+async def connect(config: ServiceConfig, name: str) -> tuple[Client, JetStreamContext]:
+    """Connect with unlimited reconnects (a restarted nats-server is picked up without a process
+    restart) and make sure streams, consumers and buckets exist."""
+    nc = await nats.connect(
+        servers=[s.strip() for s in config.nats_url.split(",")],
+        name=name,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        connect_timeout=5,
+    )
+    js = nc.jetstream(timeout=10)
+    await provision(js, config)
+    return nc, js
+
+
+def event_msg_id(event: Event, discriminator: str = "") -> str:
+    """Deduplication id: a retried publish of the same fact is stored once."""
+    return f"{event.job_id}.{event.attempt}.{event_kind(event)}.{discriminator}"
+
+
+async def publish_event(js: JetStreamContext, event: Event, discriminator: str | None = None) -> int:
+    """Publish an event; returns its stream sequence. `discriminator` makes the message id unique
+    per fact (e.g. the segment index); None means the event is not deduplicated (progress ticks)."""
+    headers = None
+    if discriminator is not None:
+        headers = {"Nats-Msg-Id": event_msg_id(event, discriminator)}
+    subject = names.event_subject(event.job_id, event_kind(event))
+    for delay in (0.2, 0.5, 1.0, 2.0, 4.0, None):
+        try:
+            ack = await js.publish(subject, _encoder.encode(event), headers=headers)
+            return ack.seq
+        except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError):
+            if delay is None:
+                raise
+            await asyncio.sleep(delay)
+    raise AssertionError("unreachable")
+
+
+def encode(obj: object) -> bytes:
+    return _encoder.encode(obj)

@@ -1,0 +1,1 @@
+"""ShiftClipper contracts: every message, status record, setup field and name the services share."""

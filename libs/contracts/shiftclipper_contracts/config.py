@@ -1,0 +1,85 @@
+"""Service configuration: one Struct, read from `SHIFTCLIPPER_<FIELD>` environment variables."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import msgspec
+
+ENV_PREFIX = "SHIFTCLIPPER_"
+SECRET_FIELDS = frozenset({"s3_secret_key", "api_keys", "admin_key"})
+
+
+class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    nats_url: str = "nats://127.0.0.1:4222"
+    """NATS server URL(s), comma-separated."""
+    s3_endpoint: str = "http://127.0.0.1:9000"
+    """S3-compatible endpoint (MinIO, SeaweedFS, AWS)."""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_region: str = "us-east-1"
+    s3_bucket: str = "shiftclipper"
+    s3_public_endpoint: str = ""
+    """Endpoint used in presigned URLs handed to clients; empty = `s3_endpoint`."""
+    api_keys: str = ""
+    """Comma-separated `name:key` pairs. Each key sees only its own jobs."""
+    admin_key: str = ""
+    """A key that sees every job."""
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 20 * 1024**3
+    """Largest accepted video, bytes."""
+    upload_part_bytes: Annotated[int, msgspec.Meta(ge=5 * 1024**2)] = 16 * 1024**2
+    """S3 multipart part size used while streaming uploads (bounds gateway memory per upload)."""
+    tracker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
+    """Jobs one tracker process works on at once (the work consumer's MaxAckPending)."""
+    exporter_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    ack_wait_s: Annotated[float, msgspec.Meta(ge=5)] = 60.0
+    """Seconds without a heartbeat before JetStream redelivers a message to another worker."""
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
+    """Deliveries of one tracking attempt before it is failed and dead-lettered."""
+    model_path: str = "yolo11n.pt"
+    """Person detector weights (.pt, .onnx, .engine, .tflite)."""
+    device: str = ""
+    """Torch device for the tracker: empty = CUDA if available, else CPU."""
+    ocr_engine: str = "rapidocr"
+    """Jersey-number OCR engine: `rapidocr` (offline ONNX, default) or `paddleocr`."""
+    artifact_url_ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 3600
+    """Lifetime of signed artefact URLs."""
+    log_json: bool = True
+    """JSON logs (services); False gives console logs."""
+    log_level: str = "info"
+
+
+def load_config(env: dict[str, str] | None = None, **overrides: object) -> ServiceConfig:
+    """Build the config from the environment, then explicit overrides. Raises msgspec.ValidationError."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    for name in ServiceConfig.__struct_fields__:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is not None:
+            values[name] = raw
+    values.update(overrides)
+    return msgspec.convert(values, ServiceConfig, strict=False)
+
+
+def public_config(config: ServiceConfig) -> dict[str, object]:
+    """The config with secrets masked, for start-up logs."""
+    out = msgspec.structs.asdict(config)
+    for name in SECRET_FIELDS & out.keys():
+        out[name] = "***" if out[name] else ""
+    return out
+
+
+def parse_api_keys(spec: str) -> dict[str, str]:
+    """`name:key,name2:key2` -> {key: name}. A bare `key` is named after its first 6 characters."""
+    keys: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        name, sep, key = item.partition(":")
+        if not sep:
+            name, key = f"key-{item[:6]}", item
+        if not key:
+            raise ValueError(f"empty API key for {name!r}")
+        keys[key] = name
+    return keys

@@ -1,0 +1,51 @@
+"""results.json: what `GET /jobs/{id}/results` returns and the exporter writes."""
+
+from __future__ import annotations
+
+import msgspec
+
+from .events import TrackingStats
+from .status import VideoInfo
+
+
+class Target(msgspec.Struct, kw_only=True):
+    number: str
+    color: str
+    opponent_color: str | None = None
+    camera_mode: str
+
+
+class ClipInfo(msgspec.Struct, kw_only=True):
+    key: str
+    url: str | None = None
+    start_s: float
+    end_s: float
+
+
+class ShiftResult(msgspec.Struct, kw_only=True):
+    index: int
+    start_s: float
+    end_s: float
+    duration_s: float
+    confidence: float
+    period: int | None = None
+    clip: ClipInfo | None = None
+    thumb: str | None = None
+
+
+class ReelInfo(msgspec.Struct, kw_only=True):
+    key: str
+    url: str | None = None
+    duration_s: float
+
+
+class Results(msgspec.Struct, kw_only=True):
+    job_id: str
+    target: Target
+    video: VideoInfo
+    mode: str
+    shifts: list[ShiftResult]
+    toi_s: float
+    shift_count: int
+    reel: ReelInfo | None = None
+    stats: TrackingStats

@@ -1,0 +1,1 @@
+"""The gateway: HTTP API, streaming uploads, SSE, web UI."""

@@ -1,0 +1,1 @@
+"""The exporter service: segment events in, clips, thumbnails, reel and results.json out."""

@@ -1,0 +1,1 @@
+"""The projector: the one writer of job status records."""
