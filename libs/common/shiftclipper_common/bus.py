@@ -32,6 +32,14 @@ async def connect(config: ServiceConfig, name: str) -> tuple[Client, JetStreamCo
     return nc, js
 
 
+async def close(nc: Client, timeout: float = 5.0) -> None:
+    """Flush what we published, then close; never hang a shutdown on a dead server."""
+    try:
+        await asyncio.wait_for(nc.drain(), timeout)
+    except Exception:
+        await nc.close()
+
+
 def event_msg_id(event: Event, discriminator: str = "") -> str:
     """Deduplication id: a retried publish of the same fact is stored once."""
     return f"{event.job_id}.{event.attempt}.{event_kind(event)}.{discriminator}"

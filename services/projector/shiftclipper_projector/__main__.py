@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 
-from shiftclipper_common.bus import connect
+from shiftclipper_common.bus import close, connect
 from shiftclipper_common.logs import configure_logging
 from shiftclipper_contracts.config import load_config, public_config
 
@@ -22,7 +22,7 @@ async def main() -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await run_projector(js, stop)
-    await nc.drain()
+    await close(nc)
 
 
 if __name__ == "__main__":

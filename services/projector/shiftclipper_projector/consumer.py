@@ -50,10 +50,17 @@ async def write_status(kv: KeyValue, event: Event, seq: int) -> None:
 async def run_projector(js: JetStreamContext, stop: asyncio.Event) -> None:
     kv = await js.key_value(names.STATUS_BUCKET)
     sub = await js.pull_subscribe_bind(names.PROJECTOR_CONSUMER, stream=names.EVENTS_STREAM)
+    try:
+        await _consume(kv, sub, stop)
+    finally:
+        await sub.unsubscribe()
+
+
+async def _consume(kv: KeyValue, sub: JetStreamContext.PullSubscription, stop: asyncio.Event) -> None:
     while not stop.is_set():
         try:
             msgs = await sub.fetch(BATCH, timeout=1.0)
-        except nats.errors.TimeoutError:
+        except (TimeoutError, nats.errors.TimeoutError):
             continue
         except (nats.errors.ConnectionClosedError, nats.errors.Error) as exc:
             log.warning("projector fetch failed", error=str(exc))

@@ -1,0 +1,180 @@
+"""Jersey-number OCR accuracy on the labelled NHL crops (SPEC §5 "Tracking accuracy").
+
+    .venv/bin/python bench/ocr_accuracy.py [--crops DIR] [--no-baseline] [--threads N]
+
+Prints, for the JerseyReader and for the naive baseline (rapidocr det+cls+rec on the whole crop,
+digits kept) in the same run: exact accuracy on all crops and on legible ones (review column "ok" or
+"corrected"), wrong reads claimed at confidence >= 0.9, abstentions, ms per crop, and a reliability
+table of the reader's confidence. An abstention (None) counts as not exact. Exits 0 when the crops are
+absent (../shared is not part of the repository).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_CROPS = ROOT.parent / "shared" / "media" / "jersey_crops_nhl_ocr"
+
+
+@dataclass
+class Crop:
+    file: str
+    label: str
+    legible: bool
+    img: np.ndarray
+
+
+def load_crops(folder: Path) -> list[Crop]:
+    with (folder / "labels.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    crops = []
+    for r in rows:
+        img = cv2.imread(str(folder / r["file"]), cv2.IMREAD_COLOR)
+        if img is None:
+            raise SystemExit(f"cannot read {folder / r['file']}")
+        legible = r["review"].startswith(("ok", "corrected"))
+        crops.append(Crop(r["file"], r["jersey_number"].strip(), legible, img))
+    return crops
+
+
+@dataclass
+class Result:
+    name: str
+    numbers: list[str | None]
+    confidences: list[float]
+    ms_per_crop: float
+
+
+def summarise(res: Result, crops: list[Crop]) -> dict[str, float]:
+    ok = np.array([n is not None and n == c.label for n, c in zip(res.numbers, crops, strict=True)])
+    answered = np.array([n is not None for n in res.numbers])
+    conf = np.array(res.confidences)
+    leg = np.array([c.legible for c in crops])
+    return {
+        "acc_all": float(ok.mean()),
+        "acc_legible": float(ok[leg].mean()),
+        "precision_answered": float(ok[answered].mean()) if answered.any() else 0.0,
+        "abstain": float(1 - answered.mean()),
+        "wrong_at_0.9": int((answered & ~ok & (conf >= 0.9)).sum()),
+        "ms_per_crop": res.ms_per_crop,
+    }
+
+
+def run_reader(crops: list[Crop], threads: int | None, batch: int) -> Result:
+    from shiftclipper_tracker.ocr import JerseyReader
+
+    reader = JerseyReader(threads=threads)
+    reader.read_batch([crops[0].img])  # warm-up (ORT allocations)
+    t0 = time.perf_counter()
+    reads = []
+    for i in range(0, len(crops), batch):
+        reads += reader.read_batch([c.img for c in crops[i : i + batch]])
+    ms = (time.perf_counter() - t0) * 1000 / len(crops)
+    return Result(
+        f"JerseyReader (batch {batch})",
+        [r.number if r else None for r in reads],
+        [r.confidence if r else 0.0 for r in reads],
+        ms,
+    )
+
+
+def run_baseline(crops: list[Crop], threads: int | None) -> Result:
+    """rapidocr out of the box on the whole crop; every bundled model passed explicitly (no download)."""
+    from rapidocr import RapidOCR
+
+    models = Path(sys.modules["rapidocr"].__file__ or "").parent / "models"
+    n = threads or 2
+    engine = RapidOCR(
+        params={
+            "Global.log_level": "error",
+            "Det.model_path": str(models / "PP-OCRv6_det_small.onnx"),
+            "Cls.model_path": str(models / "ch_ppocr_mobile_v2.0_cls_mobile.onnx"),
+            "Rec.model_path": str(models / "PP-OCRv6_rec_small.onnx"),
+            "EngineConfig.onnxruntime.intra_op_num_threads": n,
+            "EngineConfig.onnxruntime.inter_op_num_threads": 1,
+        }
+    )
+    engine(crops[0].img)
+    numbers: list[str | None] = []
+    confs: list[float] = []
+    t0 = time.perf_counter()
+    for c in crops:
+        out = engine(c.img)
+        txts = list(out.txts or ())
+        scores = list(out.scores or ())
+        best: tuple[str, float] | None = None
+        for txt, score in zip(txts, scores, strict=False):
+            digits = re.sub(r"\D", "", txt)
+            if 1 <= len(digits) <= 2 and (best is None or score > best[1]):
+                best = (digits, float(score))
+        numbers.append(best[0] if best else None)
+        confs.append(best[1] if best else 0.0)
+    ms = (time.perf_counter() - t0) * 1000 / len(crops)
+    return Result("baseline rapidocr det+rec whole crop", numbers, confs, ms)
+
+
+def reliability(res: Result, crops: list[Crop]) -> None:
+    conf = np.array(res.confidences)
+    ok = np.array([n == c.label for n, c in zip(res.numbers, crops, strict=True)])
+    answered = np.array([n is not None for n in res.numbers])
+    print(f"\nreliability of {res.name} (answered crops only):")
+    print("  conf bin      n   exact")
+    edges = [0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+        m = answered & (conf >= lo) & (conf < hi)
+        if m.any():
+            print(f"  [{lo:.1f}, {min(hi, 1.0):.1f})  {m.sum():4d}   {ok[m].mean():.2f}")
+    print("  coverage/precision at threshold:")
+    for t in (0.3, 0.5, 0.7, 0.9):
+        m = answered & (conf >= t)
+        prec = ok[m].mean() if m.any() else float("nan")
+        print(f"    conf >= {t:.1f}: {m.mean():.2f} of crops, {prec:.2f} exact, {int((m & ~ok).sum())} wrong")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
+    ap.add_argument("--no-baseline", action="store_true")
+    ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (spec: 2 cores)")
+    ap.add_argument("--batch", type=int, default=8, help="crops per read_batch call")
+    ap.add_argument("--errors", action="store_true", help="list every crop read wrong")
+    args = ap.parse_args()
+    if not (args.crops / "labels.csv").is_file():
+        print(f"SKIP: {args.crops} is absent (the shared test material is not part of the repository)")
+        return 0
+    crops = load_crops(args.crops)
+    print(f"{len(crops)} crops, {sum(c.legible for c in crops)} legible, {args.threads} ORT threads")
+    results = [run_reader(crops, args.threads, args.batch)]
+    if not args.no_baseline:
+        results.append(run_baseline(crops, args.threads))
+    summaries = [summarise(r, crops) for r in results]
+    keys = list(summaries[0])
+    print(f"\n{'':40s}" + "".join(f"{k:>20s}" for k in keys))
+    for r, s in zip(results, summaries, strict=True):
+        cells = "".join(f"{s[k]:>20d}" if isinstance(s[k], int) else f"{s[k]:>20.3f}" for k in keys)
+        print(f"{r.name:40s}{cells}")
+    if len(summaries) > 1 and summaries[1]["acc_legible"] > 0:
+        print(
+            f"\nreader / baseline, exact on legible: {summaries[0]['acc_legible'] / summaries[1]['acc_legible']:.1f}x"
+        )
+    reliability(results[0], crops)
+    if args.errors:
+        print("\nwrong or missing reads (file, label, read, confidence):")
+        for c, n, conf in zip(crops, results[0].numbers, results[0].confidences, strict=True):
+            if n != c.label:
+                print(f"  {c.file:24s} {c.label:>3s} {n!s:>5s} {conf:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

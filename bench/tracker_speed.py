@@ -1,0 +1,240 @@
+"""Speed of the tracker's decode and detect stages (SPEC §5), reported as ratios to video time, in one run.
+
+    .venv/bin/python bench/tracker_speed.py [--seconds 30] [--every-s 0.2] [--max-height 640] [--threads N]
+
+Decode: full-rate decode to numpy (every frame converted to 1080p BGR, the naive way) vs. our sampled and
+downscaled `iter_frames`, on a generated 1080p30 clip (testsrc2 + noise, ~8 Mbit/s like a broadcast; the
+content is synthetic, which is fine for decode timing) and on the real practice clip when ../shared exists.
+Detect: `PersonTracker` ms/frame at imgsz 640 and 384x640 on real practice frames (needs ../shared).
+RTF = wall time / video time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+PRACTICE = SHARED / "media" / "nhl_closeup_CHI_practice_tiktok_11s.mp4"
+BROADCAST = SHARED / "media" / "nhl_broadcast_BUF-EDM_2016-10-16_12s.mp4"
+TFLITE = SHARED / "models" / "yolov8n_int8.tflite"
+
+
+class Clock:
+    """Wall time and this process's CPU time (all threads). On a busy shared machine the CPU time is the
+    robust number: on an idle 2-core machine wall time is at least CPU time / 2."""
+
+    def __init__(self) -> None:
+        self.wall0 = time.perf_counter()
+        self.cpu0 = time.process_time()
+
+    def stop(self) -> tuple[float, float]:
+        return time.perf_counter() - self.wall0, time.process_time() - self.cpu0
+
+
+def generate_1080p(path: Path, seconds: float) -> None:
+    import imageio_ffmpeg
+
+    if path.exists() and path.stat().st_size > 0:
+        return
+    tmp = path.with_suffix(".part.mp4")
+    cmd = [
+        imageio_ffmpeg.get_ffmpeg_exe(),
+        "-v", "error", "-y",
+        "-f", "lavfi", "-i", f"testsrc2=size=960x540:rate=30:duration={seconds}",
+        "-vf", "scale=1920:1080:flags=bicubic,noise=alls=6:allf=t",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "8M", "-maxrate", "8M", "-bufsize", "16M",
+        "-g", "60", "-bf", "2", "-pix_fmt", "yuv420p", "-movflags", "+faststart",
+        str(tmp),
+    ]  # fmt: skip
+    subprocess.run(cmd, check=True)
+    tmp.rename(path)
+
+
+def duration_s(src: str) -> float:
+    from shiftclipper_tracker.decode import video_info
+
+    return video_info(src).duration_s
+
+
+def decode_full(src: str, convert: bool) -> tuple[tuple[float, float], int]:
+    """Every frame decoded (threaded); with `convert`, every frame also turned into a full-size BGR array."""
+    import av
+
+    clock = Clock()
+    n = 0
+    with av.open(src) as c:
+        s = c.streams.video[0]
+        s.thread_type = "AUTO"
+        for frame in c.decode(s):
+            if convert:
+                frame.to_ndarray(format="bgr24")
+            n += 1
+    return clock.stop(), n
+
+
+def decode_ours(
+    src: str, every_s: float, max_height: int, skip_unused: bool = True
+) -> tuple[tuple[float, float], int, tuple[int, ...]]:
+    from shiftclipper_tracker.decode import iter_frames
+
+    clock = Clock()
+    n = 0
+    shape: tuple[int, ...] = ()
+    for f in iter_frames(src, every_s, max_height, skip_unused=skip_unused):
+        n += 1
+        shape = f.image.shape
+    return clock.stop(), n, shape
+
+
+def bench_decode(name: str, src: str, every_s: float, max_height: int) -> dict[str, object]:
+    dur = duration_s(src)
+    decode_full(src, convert=False)  # warm the page cache
+    (t_dec, c_dec), n_all = decode_full(src, convert=False)
+    (t_full, c_full), _ = decode_full(src, convert=True)
+    (t_noskip, c_noskip), _, _ = decode_ours(src, every_s, max_height, skip_unused=False)
+    (t_ours, c_ours), n_ours, shape = decode_ours(src, every_s, max_height)
+    row = {
+        "video": name,
+        "duration_s": round(dur, 2),
+        "frames": n_all,
+        "rtf_decode_only_no_numpy": round(t_dec / dur, 4),
+        "rtf_full_rate_to_numpy": round(t_full / dur, 4),
+        "rtf_ours_without_skip_unused": round(t_noskip / dur, 4),
+        "rtf_ours_sampled_downscaled": round(t_ours / dur, 4),
+        "cpu_rtf_decode_only_no_numpy": round(c_dec / dur, 4),
+        "cpu_rtf_full_rate_to_numpy": round(c_full / dur, 4),
+        "cpu_rtf_ours_without_skip_unused": round(c_noskip / dur, 4),
+        "cpu_rtf_ours_sampled_downscaled": round(c_ours / dur, 4),
+        "ours_frames": n_ours,
+        "ours_shape": list(shape),
+        "speedup_full_over_ours_wall": round(t_full / t_ours, 2),
+        "speedup_full_over_ours_cpu": round(c_full / c_ours, 2),
+    }
+    print(
+        f"[decode] {name}: {n_all} frames / {dur:.1f} s, RTF wall (cpu-s per video-s): "
+        f"decode only {t_dec / dur:.3f} ({c_dec / dur:.3f}) | full-rate to numpy {t_full / dur:.3f} "
+        f"({c_full / dur:.3f}) | ours every {every_s}s <= {max_height} rows ({n_ours} frames {shape}) "
+        f"{t_ours / dur:.3f} ({c_ours / dur:.3f}), without B-frame skipping {t_noskip / dur:.3f} "
+        f"({c_noskip / dur:.3f}) | full/ours = {t_full / t_ours:.2f}x wall, {c_full / c_ours:.2f}x cpu"
+    )
+    return row
+
+
+def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[dict[str, object]]:
+    from shiftclipper_tracker.decode import iter_frames
+    from shiftclipper_tracker.detect import PersonTracker
+
+    frames = [f.image for f in iter_frames(str(PRACTICE), every_s, max_height)][:n]
+    t0 = time.perf_counter()
+    tracker = PersonTracker(TFLITE, threads=threads)
+    load_s = time.perf_counter() - t0
+    rows: list[dict[str, object]] = []
+    for imgsz in (640, (384, 640)):
+        tracker.reset(sample_fps=1 / every_s)
+        for img in frames[:2]:  # warm-up
+            tracker.update(img, imgsz=imgsz)
+        tracker.reset(sample_fps=1 / every_s)
+        speeds = {"preprocess": 0.0, "inference": 0.0, "postprocess": 0.0}
+        t_track = 0.0
+        n_tracks = 0
+        clock = Clock()
+        for img in frames:
+            dets = tracker.detect_batch([img], imgsz=imgsz)[0]
+            for k in speeds:
+                speeds[k] += tracker.model.predictor.results[0].speed[k]
+            t1 = time.perf_counter()
+            n_tracks += len(tracker.track(dets))
+            t_track += time.perf_counter() - t1
+        wall, cpu = clock.stop()
+        ms = wall / len(frames) * 1000
+        cpu_ms = cpu / len(frames) * 1000
+        ran = tracker.input_size or imgsz
+        row = {
+            "imgsz_requested": imgsz,
+            "imgsz_run": ran,
+            "ms_per_frame": round(ms, 1),
+            "cpu_ms_per_frame": round(cpu_ms, 1),
+            "ms_split": {k: round(v / len(frames), 1) for k, v in speeds.items()},
+            "ms_bytetrack": round(t_track / len(frames) * 1000, 2),
+            "tracks_per_frame": round(n_tracks / len(frames), 2),
+            "detect_rtf_at_sampling": round(ms / 1000 / every_s, 3),
+            "model_load_s": round(load_s, 2),
+        }
+        print(
+            f"[detect] {TFLITE.name} imgsz {imgsz} (runs at {ran}): {ms:.1f} ms/frame ({cpu_ms:.0f} cpu-ms) "
+            f"(pre {row['ms_split']['preprocess']}, infer {row['ms_split']['inference']}, "  # type: ignore[index]
+            f"post {row['ms_split']['postprocess']}, bytetrack {row['ms_bytetrack']}) "  # type: ignore[index]
+            f"on {len(frames)} frames, {row['tracks_per_frame']} tracks/frame | "
+            f"at one frame per {every_s}s: detect RTF {ms / 1000 / every_s:.3f}"
+        )
+        rows.append(row)
+    return rows
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seconds", type=float, default=30.0, help="length of the generated 1080p30 clip")
+    ap.add_argument("--every-s", type=float, default=0.2, help="sampling interval of the tracker")
+    ap.add_argument("--max-height", type=int, default=640)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch and LiteRT threads")
+    ap.add_argument("--detect-frames", type=int, default=30)
+    ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "shiftclipper_bench")
+    ap.add_argument("--json", type=Path, help="also write the results here")
+    args = ap.parse_args()
+
+    import torch
+
+    torch.set_num_threads(args.threads)
+    env = {
+        "python": platform.python_version(),
+        "cpu_count": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "litert_threads": args.threads,
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+    }
+    print(f"[env] {env}")
+    results: dict[str, object] = {"env": env, "decode": [], "detect": []}
+
+    args.work_dir.mkdir(parents=True, exist_ok=True)
+    gen = args.work_dir / f"testsrc2_1080p30_{int(args.seconds)}s.mp4"
+    t0 = time.perf_counter()
+    generate_1080p(gen, args.seconds)
+    print(f"[gen] {gen} ({gen.stat().st_size / 1e6:.1f} MB, ready in {time.perf_counter() - t0:.1f} s)")
+
+    decode_rows = results["decode"]
+    assert isinstance(decode_rows, list)
+    decode_rows.append(bench_decode("generated_1080p30", str(gen), args.every_s, args.max_height))
+    for name, clip in (("broadcast_1280x720", BROADCAST), ("practice_576x1024", PRACTICE)):
+        if clip.is_file():
+            decode_rows.append(bench_decode(name, str(clip), args.every_s, args.max_height))
+        else:
+            print(f"[skip] {clip} absent (../shared): skipped")
+
+    if PRACTICE.is_file() and TFLITE.is_file():
+        results["detect"] = bench_detect(args.every_s, args.max_height, args.threads, args.detect_frames)
+        det = results["detect"][0]  # type: ignore[index]
+        dec = decode_rows[0]["rtf_ours_sampled_downscaled"]
+        total = float(dec) + float(det["detect_rtf_at_sampling"])
+        print(
+            f"[total] decode (1080p) + detect at one frame per {args.every_s}s: RTF {total:.3f} "
+            f"(target <= 0.33 on 2 cores; stretch 0.2)"
+        )
+        results["projected_rtf_decode_plus_detect"] = round(total, 3)
+    env["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    print(f"[env] load average at end: {env['load_avg_at_end']}")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

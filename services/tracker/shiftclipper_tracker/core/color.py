@@ -1,0 +1,97 @@
+"""Jersey colours: sRGB -> CIELAB (D65) and an illumination-tolerant colour gate.
+
+Distance metric: CIE76 (Euclidean ΔE*ab) decomposed into lightness, chroma and hue differences,
+with lightness and chroma differences halved and hue kept at full weight:
+
+    d = sqrt((ΔL / 2)² + (ΔC / 2)² + ΔH²)       (ΔH² = Δa² + Δb² − ΔC²)
+
+Why: rink lighting, shadows and motion blur shade a jersey along lightness and chroma together
+(a #c8102e red measures about (150, 30, 40) on camera: 9 L and 20 C lower, same hue), while a
+different team's jersey differs mainly in hue (or is achromatic where ours is saturated). kL = 2
+is the CIE94 / CIEDE2000 parametric factor for textiles; we also use 2 for chroma because
+shading desaturates. We do not use CIEDE2000 itself: its chroma-dependent compression maps the
+presets' `color_max_distance` (40, on the ΔE76 scale) to a far looser gate, and a plain formula
+vectorises cheaply over many torsos.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+
+from .observations import Lab
+
+_SRGB_TO_XYZ = np.array(
+    [
+        [0.4124564, 0.3575761, 0.1804375],
+        [0.2126729, 0.7151522, 0.0721750],
+        [0.0193339, 0.1191920, 0.9503041],
+    ]
+)
+_D65_WHITE = np.array([0.95047, 1.0, 1.08883])
+_EPS = (6 / 29) ** 3
+LIGHTNESS_WEIGHT = 0.5
+CHROMA_WEIGHT = 0.5
+
+
+def hex_to_rgb(value: str) -> tuple[int, int, int]:
+    """'#rrggbb' -> (r, g, b) in 0..255."""
+    text = value.strip().lstrip("#")
+    if len(text) != 6:
+        raise ValueError(f"not a #rrggbb colour: {value!r}")
+    return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def rgb_array_to_lab(rgb: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """(N, 3) sRGB in 0..255 (uint8 or float) -> (N, 3) CIELAB under D65."""
+    c = np.asarray(rgb, dtype=np.float64).reshape(-1, 3) / 255.0
+    linear = np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    xyz = linear @ _SRGB_TO_XYZ.T / _D65_WHITE
+    f = np.where(xyz > _EPS, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    lab = np.stack([116 * f[:, 1] - 16, 500 * (f[:, 0] - f[:, 1]), 200 * (f[:, 1] - f[:, 2])], axis=1)
+    return lab
+
+
+def rgb_to_lab(rgb: tuple[int, int, int]) -> Lab:
+    lab = rgb_array_to_lab(np.asarray(rgb))[0]
+    return float(lab[0]), float(lab[1]), float(lab[2])
+
+
+def hex_to_lab(value: str) -> Lab:
+    return rgb_to_lab(hex_to_rgb(value))
+
+
+def lab_distance(a: Lab, b: Lab) -> float:
+    """Illumination-tolerant ΔE between two colours (see the module docstring)."""
+    l1, a1, b1 = a
+    l2, a2, b2 = b
+    d_c = math.hypot(a1, b1) - math.hypot(a2, b2)
+    d_h2 = max((a1 - a2) ** 2 + (b1 - b2) ** 2 - d_c * d_c, 0.0)  # rounding can make it slightly negative
+    return math.sqrt((LIGHTNESS_WEIGHT * (l1 - l2)) ** 2 + (CHROMA_WEIGHT * d_c) ** 2 + d_h2)
+
+
+def lab_distance_array(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """`lab_distance` over arrays of colours (..., 3), broadcasting."""
+    x = np.asarray(a, dtype=np.float64)
+    y = np.asarray(b, dtype=np.float64)
+    d_l = x[..., 0] - y[..., 0]
+    d_ab2 = (x[..., 1] - y[..., 1]) ** 2 + (x[..., 2] - y[..., 2]) ** 2
+    d_c = np.hypot(x[..., 1], x[..., 2]) - np.hypot(y[..., 1], y[..., 2])
+    d_h2 = np.maximum(d_ab2 - d_c**2, 0.0)  # rounding can make it slightly negative
+    return np.sqrt((LIGHTNESS_WEIGHT * d_l) ** 2 + (CHROMA_WEIGHT * d_c) ** 2 + d_h2)
+
+
+def color_match(torso_lab: Lab, team_lab: Lab, opponent_lab: Lab | None, max_distance: float) -> float:
+    """Score in 0.5..1 when the torso passes the gate (1 = exact match), 0 when it is rejected.
+
+    Rejected when farther than `max_distance` from the team colour, or when an opponent colour is
+    given and the torso is at least as close to it as to the team colour.
+    """
+    d_team = lab_distance(torso_lab, team_lab)
+    if d_team > max_distance:
+        return 0.0
+    if opponent_lab is not None and lab_distance(torso_lab, opponent_lab) <= d_team:
+        return 0.0
+    return 1.0 - 0.5 * d_team / max_distance

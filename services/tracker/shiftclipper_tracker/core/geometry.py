@@ -1,0 +1,43 @@
+"""Small geometry helpers on normalised frame coordinates."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from .observations import Box
+
+Point = tuple[float, float]
+
+
+def foot_point(box: Box) -> Point:
+    """Bottom-centre of a box: where the skater touches the ice."""
+    return (box[0] + box[2]) / 2, box[3]
+
+
+def box_center(box: Box) -> Point:
+    return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+
+
+def box_contains(box: Box, x: float, y: float) -> bool:
+    return box[0] <= x <= box[2] and box[1] <= y <= box[3]
+
+
+def distance(p: Point, q: Point) -> float:
+    return math.hypot(p[0] - q[0], p[1] - q[1])
+
+
+def point_in_polygon(point: Point, polygon: Sequence[Sequence[float]]) -> bool:
+    """Even-odd ray casting; a polygon with fewer than 3 vertices contains nothing."""
+    if len(polygon) < 3:
+        return False
+    x, y = point
+    inside = False
+    j = len(polygon) - 1
+    for i in range(len(polygon)):
+        xi, yi = polygon[i][0], polygon[i][1]
+        xj, yj = polygon[j][0], polygon[j][1]
+        if (yi > y) != (yj > y) and x < (xj - xi) * (y - yi) / (yj - yi) + xi:
+            inside = not inside
+        j = i
+    return inside

@@ -1,0 +1,330 @@
+"""Which track is the target player: tracklet-level jersey-number voting plus a colour gate.
+
+In the spirit of Koshkina & Elder (2024): single-crop reads are unreliable, so each track
+accumulates confidence-weighted votes and only the tracklet's net evidence decides. On top of
+that: seed clicks pin a track, and a new track appearing where the target was just lost inherits
+the identity with reduced confidence until its own reads confirm it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+
+import msgspec
+
+from shiftclipper_contracts.job_setup import SeedClick, Tuning
+
+from .color import color_match
+from .geometry import Point, box_center, box_contains, distance, foot_point
+from .observations import Box, Lab, TrackObs
+from .timeline import TimelineEntry
+
+PARTIAL_WEIGHT = 0.3
+"""A lone digit of a two-digit target ("9" for 19) may be the number half-hidden by a fold or a turn."""
+PARTIAL_CAP = 0.25
+"""...but partial support is capped (x vote_threshold) so teammate #9 can never lock as #19 on it."""
+PARTIAL_RATIO = 3.0
+PARTIAL_EXCESS_WEIGHT = 0.5
+"""Lone-digit reads beyond PARTIAL_RATIO x the full reads (plus one threshold of grace) count against:
+a track that reads "9" far more often than "19" most likely wears 9 (a real 19 shows "19" at times)."""
+EVIDENCE_CAP = 10.0
+"""When a track's largest evidence sum passes this (x vote_threshold), all its sums are scaled down
+together: ratios are kept while old evidence fades, so a tracker id switch can be outvoted."""
+HOLD_FRACTION = 0.25
+"""Hysteresis: noise in a true target's reads should not flip it in and out of identity."""
+PIN_PRIOR = 2.0
+"""A seed click is worth this many thresholds of votes: reads can still overturn a wrong click."""
+RELINK_DECAY = 0.7
+RELINK_MIN_CONF = 0.25
+RELINK_RADIUS = (0.15, 0.35, 0.6)
+"""Base radius, growth per second lost, cap (normalised units): skating plus camera pan."""
+RECHECK_FACTOR = 5.0
+"""Tracks decided with a wide margin are still re-read, this many OCR intervals apart (id switches)."""
+COLOR_EMA = 0.3
+CLICK_WINDOW_S = 0.5
+_EPS = 1e-6
+_NUMBER = re.compile(r"^[0-9]{1,2}$")
+
+
+class ReadKind(enum.Enum):
+    full = "full"
+    partial = "partial"
+    conflict = "conflict"
+    ignore = "ignore"
+
+
+def classify_read(read: str, target: str) -> ReadKind:
+    """How one read bears on the target number (both strings of digits)."""
+    if not _NUMBER.match(read):
+        return ReadKind.ignore
+    if read == target:
+        return ReadKind.full
+    if len(target) == 2 and len(read) == 1 and read in target:
+        return ReadKind.partial
+    return ReadKind.conflict
+
+
+class TrackIdentity(msgspec.Struct, kw_only=True):
+    track_id: int
+    first_t: float
+    first_foot: Point
+    last_t: float
+    box: Box
+    lab: Lab | None = None
+    color_score: float = 0.0
+    support: float = 0.0
+    """Confidence sums of full reads of the target, lone-digit (partial) reads, and other numbers."""
+    partial: float = 0.0
+    conflict: float = 0.0
+    last_read_t: float | None = None
+    pinned: bool = False
+    inherited: float = 0.0
+    """Confidence inherited by re-linking; 0 once the track's own reads confirm it (or never relinked)."""
+    locked: bool = False
+
+
+class Decision(msgspec.Struct, kw_only=True):
+    track_id: int
+    confidence: float
+
+
+class VoterState(msgspec.Struct, kw_only=True):
+    tracks: dict[int, TrackIdentity] = {}
+    target_id: int | None = None
+    target_conf: float = 0.0
+    lost_t: float | None = None
+    lost_foot: Point | None = None
+    ocr_asked: dict[int, float] = {}
+    clicks_done: list[int] = []
+    click_best: dict[int, tuple[float, int]] = {}
+    """Per pending click: (|dt|, track id) of the best frame seen so far inside its window."""
+
+
+class IdentityVoter:
+    """Per-track votes and colour; one decision per frame. All state lives in `state`."""
+
+    def __init__(
+        self,
+        number: str,
+        team_lab: Lab,
+        opponent_lab: Lab | None,
+        tuning: Tuning,
+        seed_clicks: list[SeedClick] | None = None,
+        state: VoterState | None = None,
+    ) -> None:
+        self.number = number
+        self.team_lab = team_lab
+        self.opponent_lab = opponent_lab
+        self.tuning = tuning
+        self.threshold = tuning.vote_threshold
+        self.clicks = sorted(seed_clicks or [], key=lambda c: (c.t, c.x, c.y))
+        self.state = state or VoterState()
+
+    # -- queries -------------------------------------------------------------------------------
+
+    def color_score(self, lab: Lab | None) -> float:
+        if lab is None:
+            return 0.0
+        return color_match(lab, self.team_lab, self.opponent_lab, self.tuning.color_max_distance)
+
+    def own_net(self, tr: TrackIdentity) -> float:
+        """Net weighted votes from the track's own reads."""
+        partial = min(PARTIAL_WEIGHT * tr.partial, PARTIAL_CAP * self.threshold)
+        excess = PARTIAL_EXCESS_WEIGHT * max(0.0, tr.partial - PARTIAL_RATIO * tr.support - self.threshold)
+        return tr.support + partial - tr.conflict - excess
+
+    def is_locked(self, tr: TrackIdentity) -> bool:
+        """Locks at `vote_threshold` net votes; once locked, holds down to HOLD_FRACTION of it."""
+        net, prior = self.own_net(tr), self._prior(tr)
+        if tr.color_score <= 0.0 or (tr.inherited > 0.0 and net < 0.0):
+            return False  # an inherited identity goes at the first net conflict
+        if tr.locked and net + prior > HOLD_FRACTION * self.threshold:
+            return True
+        return (tr.support > 0.0 or prior > 0.0) and net + prior >= self.threshold - _EPS
+
+    def confidence(self, tr: TrackIdentity) -> float:
+        """0..1 that this track is the target; 0 when not locked."""
+        if not self.is_locked(tr):
+            return 0.0
+        effective = self.own_net(tr) + self._prior(tr)
+        conf = min(1.0, max(0.25, 0.5 + 0.5 * (effective - self.threshold) / self.threshold))
+        if tr.inherited > 0.0:
+            conf = min(conf, tr.inherited)
+        return conf * (0.8 + 0.2 * tr.color_score)
+
+    def needs_read(self, track_id: int, t: float, torso_lab: Lab | None = None) -> bool:
+        """Whether OCR on this track now can change a decision. A True answer is taken as a promise
+        that OCR runs (so a crop that yields no text is not re-read every frame)."""
+        tr = self.state.tracks.get(track_id)
+        if tr is not None and tr.lab is not None:
+            if tr.color_score <= 0.0:
+                return False
+        elif torso_lab is not None and self.color_score(torso_lab) <= 0.0:
+            return False
+        interval = self.tuning.ocr_interval_s
+        if tr is not None and self._decided(tr):
+            interval *= RECHECK_FACTOR
+        last = max(self.state.ocr_asked.get(track_id, -math.inf), _or_inf(tr.last_read_t if tr else None))
+        if t - last < interval - _EPS:
+            return False
+        self.state.ocr_asked[track_id] = t
+        return True
+
+    def _decided(self, tr: TrackIdentity) -> bool:
+        net = self.own_net(tr)
+        return net >= 2 * self.threshold or net <= -self.threshold
+
+    def _prior(self, tr: TrackIdentity) -> float:
+        if tr.pinned:
+            return PIN_PRIOR * self.threshold
+        return self.threshold if tr.inherited > 0.0 else 0.0
+
+    # -- per frame -----------------------------------------------------------------------------
+
+    def observe(self, t: float, tracks: list[TrackObs]) -> tuple[Decision | None, list[TimelineEntry]]:
+        """Fold one frame's (rink-filtered) tracks in; return the target decision and events."""
+        log: list[TimelineEntry] = []
+        for obs in sorted(tracks, key=lambda o: o.track_id):
+            self._observe_track(t, obs)
+        present = {o.track_id for o in tracks}
+        self._apply_clicks(t, tracks, log)
+        self._relink(t, present, log)
+        self._update_locks(t, present, log)
+        decision = self._decide(present)
+        self._remember_target(t, decision, present, log)
+        self._prune(t)
+        return decision, log
+
+    def _observe_track(self, t: float, obs: TrackObs) -> None:
+        tr = self.state.tracks.get(obs.track_id)
+        if tr is None:
+            tr = TrackIdentity(track_id=obs.track_id, first_t=t, first_foot=foot_point(obs.box), last_t=t, box=obs.box)
+            self.state.tracks[obs.track_id] = tr
+        tr.last_t, tr.box = t, obs.box
+        if obs.torso_lab is not None:
+            tr.lab = _blend(tr.lab, obs.torso_lab)
+            tr.color_score = self.color_score(tr.lab)
+        if obs.read is not None:
+            tr.last_read_t = t
+            if obs.read.confidence >= self.tuning.ocr_min_conf:
+                self._vote(tr, obs.read.number, obs.read.confidence)
+
+    def _vote(self, tr: TrackIdentity, number: str, conf: float) -> None:
+        kind = classify_read(number.strip(), self.number)
+        if kind is ReadKind.full:
+            tr.support += conf
+        elif kind is ReadKind.partial:
+            tr.partial += conf
+        elif kind is ReadKind.conflict:
+            tr.conflict += conf
+        largest = max(tr.support, tr.partial, tr.conflict)
+        if largest > EVIDENCE_CAP * self.threshold:
+            scale = EVIDENCE_CAP * self.threshold / largest
+            tr.support, tr.partial, tr.conflict = tr.support * scale, tr.partial * scale, tr.conflict * scale
+        if tr.inherited > 0.0 and self.own_net(tr) >= self.threshold and tr.support > 0.0:
+            tr.inherited = 0.0  # confirmed by its own reads
+
+    def _apply_clicks(self, t: float, tracks: list[TrackObs], log: list[TimelineEntry]) -> None:
+        st = self.state
+        for i, click in enumerate(self.clicks):
+            if i in st.clicks_done or t < click.t - CLICK_WINDOW_S:
+                continue
+            hit = _click_target(tracks, click.x, click.y) if t <= click.t + CLICK_WINDOW_S else None
+            best = st.click_best.get(i)
+            if hit is not None and (best is None or abs(t - click.t) < best[0]):
+                best = (abs(t - click.t), hit)
+                st.click_best[i] = best
+            if t >= click.t and (best is not None or t > click.t + CLICK_WINDOW_S):
+                st.clicks_done.append(i)
+                st.click_best.pop(i, None)
+                if best is not None and best[1] in st.tracks:
+                    st.tracks[best[1]].pinned = True
+                    log.append(TimelineEntry(t=t, kind="pinned", track_id=best[1], note=f"click at {click.t:g}s"))
+
+    def _relink(self, t: float, present: set[int], log: list[TimelineEntry]) -> None:
+        st = self.state
+        if st.lost_t is None or st.lost_foot is None or t - st.lost_t > self.tuning.lost_timeout_s:
+            return
+        if any(self.is_locked(st.tracks[i]) for i in present):
+            return
+        inherit = st.target_conf * RELINK_DECAY
+        if inherit < RELINK_MIN_CONF:
+            return
+        best: tuple[float, int] | None = None
+        for i in sorted(present):
+            tr = st.tracks[i]
+            if tr.first_t <= st.lost_t or tr.color_score <= 0.0 or self.own_net(tr) < 0.0:
+                continue
+            d = distance(tr.first_foot, st.lost_foot)
+            base, per_s, cap = RELINK_RADIUS
+            if d <= min(cap, base + per_s * (tr.first_t - st.lost_t)) and (best is None or d < best[0]):
+                best = (d, i)
+        if best is not None:
+            st.tracks[best[1]].inherited = inherit
+            note = f"from track {st.target_id}"
+            log.append(TimelineEntry(t=t, kind="relinked", track_id=best[1], confidence=round(inherit, 3), note=note))
+
+    def _update_locks(self, t: float, present: set[int], log: list[TimelineEntry]) -> None:
+        for i in sorted(present):
+            tr = self.state.tracks[i]
+            locked = self.is_locked(tr)
+            if locked != tr.locked:
+                tr.locked = locked
+                if not locked and i == self.state.target_id:
+                    self.state.target_id = None  # a revoked identity is not passed on by re-linking
+                kind = "locked" if locked else "unlocked"
+                log.append(TimelineEntry(t=t, kind=kind, track_id=i, confidence=round(self.confidence(tr), 3)))
+
+    def _decide(self, present: set[int]) -> Decision | None:
+        best: tuple[float, bool, int] | None = None
+        for i in sorted(present):
+            conf = self.confidence(self.state.tracks[i])
+            if conf <= 0.0:
+                continue
+            key = (conf, i == self.state.target_id, -i)
+            if best is None or key > best:
+                best = key
+        return None if best is None else Decision(track_id=-best[2], confidence=best[0])
+
+    def _remember_target(self, t: float, decision: Decision | None, present: set[int], log: list) -> None:
+        st = self.state
+        if decision is not None:
+            st.target_id, st.target_conf = decision.track_id, decision.confidence
+            st.lost_t = st.lost_foot = None
+            return
+        if st.target_id is None:
+            return
+        target = st.tracks.get(st.target_id)
+        if st.lost_t is None and target is not None:
+            st.lost_t, st.lost_foot = target.last_t, foot_point(target.box)
+        if st.lost_t is not None and t - st.lost_t > self.tuning.lost_timeout_s:
+            note = f"last target sighting {st.lost_t:g}s"
+            log.append(TimelineEntry(t=t, kind="lost", track_id=st.target_id, note=note))
+            st.target_id, st.lost_t, st.lost_foot = None, None, None
+
+    def _prune(self, t: float) -> None:
+        horizon = max(self.tuning.lost_timeout_s, 5.0) + 5.0
+        st = self.state
+        for i in [i for i, tr in st.tracks.items() if t - tr.last_t > horizon]:
+            del st.tracks[i]
+        for i in [i for i, asked in st.ocr_asked.items() if t - asked > horizon]:
+            del st.ocr_asked[i]
+
+
+def _click_target(tracks: list[TrackObs], x: float, y: float) -> int | None:
+    """The track whose box contains the click; the nearest box centre when several do."""
+    hits = [(distance(box_center(o.box), (x, y)), o.track_id) for o in tracks if box_contains(o.box, x, y)]
+    return min(hits)[1] if hits else None
+
+
+def _blend(old: Lab | None, new: Lab | None) -> Lab | None:
+    if old is None or new is None:
+        return new if old is None else old
+    a = COLOR_EMA
+    return (old[0] * (1 - a) + new[0] * a, old[1] * (1 - a) + new[1] * a, old[2] * (1 - a) + new[2] * a)
+
+
+def _or_inf(value: float | None) -> float:
+    return -math.inf if value is None else value

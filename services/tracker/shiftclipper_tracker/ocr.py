@@ -1,0 +1,228 @@
+"""Jersey-number reader: whole-player crop (BGR) in, `NumberRead` or None out.
+
+Approach (see docs/ocr.md): no text detection. A handful of fixed torso bands ("views": position,
+width, contrast variant) go through the PP-OCR recogniser shipped inside the rapidocr wheel, in one
+batched ONNX call. Its raw CTC posteriors are restricted to blank + the ten digits and scored exactly
+(CTC forward algorithm) against every valid jersey number, "0".."9" and "00".."99"; the per-view
+posteriors over those 110 candidates are averaged. The average posterior of the winner is the
+confidence, so views that disagree lower it. Crops that are too small or flat are not read at all.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from shiftclipper_tracker.core.observations import NumberRead
+
+CANDIDATES: tuple[str, ...] = tuple(str(i) for i in range(10)) + tuple(f"{i:02d}" for i in range(100))
+"""Every number a jersey can carry: one digit, or two digits (leading zero allowed, e.g. "00", "07")."""
+
+REC_HEIGHT = 48
+"""Input height of the PP-OCR recogniser."""
+
+
+@dataclass(frozen=True, slots=True)
+class View:
+    """A torso band as fractions of the crop, and the contrast variant fed to the recogniser."""
+
+    y0: float
+    height: float
+    x0: float
+    x1: float
+    variant: str  # "raw" | "clahe" | "inv" (inverted CLAHE grey)
+
+
+DEFAULT_VIEWS: tuple[View, ...] = (
+    View(0.18, 0.24, 0.12, 0.88, "clahe"),
+    View(0.22, 0.24, 0.12, 0.88, "inv"),
+    View(0.18, 0.18, 0.12, 0.88, "raw"),
+    View(0.22, 0.18, 0.12, 0.88, "inv"),
+    View(0.26, 0.18, 0.0, 1.0, "raw"),
+)
+"""Chosen by greedy forward selection over a 4x2x2 grid of bands x 3 variants (docs/ocr.md)."""
+
+_DIGIT_CLASSES = np.arange(33, 43)
+"""Output indices of "0".."9" in the PP-OCRv6 recogniser (blank is 0, the key list starts at 1)."""
+
+# Two-digit candidates as (first, second) class indices into the 11-class (blank + digits) posterior.
+_TWO_FIRST = np.repeat(np.arange(1, 11), 10)
+_TWO_SECOND = np.tile(np.arange(1, 11), 10)
+_TWO_SAME = _TWO_FIRST == _TWO_SECOND
+_ONE = np.arange(1, 11)
+
+
+def candidate_log_likelihoods(q: np.ndarray) -> np.ndarray:
+    """Exact CTC log-likelihood of each of `CANDIDATES` given per-frame posteriors.
+
+    `q` is T x 11: column 0 blank, columns 1..10 the digits 0..9 (rows sum to 1). Vectorised forward
+    algorithm over all 110 label sequences at once, rescaled every frame to stay in float range.
+    """
+    t_len = q.shape[0]
+    one = np.zeros((10, 3))  # states: blank, d, blank
+    one[:, 0] = q[0, 0]
+    one[:, 1] = q[0, _ONE]
+    two = np.zeros((100, 5))  # states: blank, a, blank, b, blank
+    two[:, 0] = q[0, 0]
+    two[:, 1] = q[0, _TWO_FIRST]
+    log_scale = 0.0
+    for t in range(1, t_len):
+        qb = q[t, 0]
+        n1 = np.empty_like(one)
+        n1[:, 0] = one[:, 0] * qb
+        n1[:, 1] = (one[:, 0] + one[:, 1]) * q[t, _ONE]
+        n1[:, 2] = (one[:, 1] + one[:, 2]) * qb
+        n2 = np.empty_like(two)
+        n2[:, 0] = two[:, 0] * qb
+        n2[:, 1] = (two[:, 0] + two[:, 1]) * q[t, _TWO_FIRST]
+        n2[:, 2] = (two[:, 1] + two[:, 2]) * qb
+        n2[:, 3] = (two[:, 2] + two[:, 3] + np.where(_TWO_SAME, 0.0, two[:, 1])) * q[t, _TWO_SECOND]
+        n2[:, 4] = (two[:, 3] + two[:, 4]) * qb
+        m = max(float(n1.max()), float(n2.max()), 1e-300)
+        one, two = n1 / m, n2 / m
+        log_scale += float(np.log(m))
+    lik = np.concatenate([one[:, 1] + one[:, 2], two[:, 3] + two[:, 4]])
+    return np.log(lik + 1e-300) + log_scale
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def _bundled_rapidocr_model(name: str) -> Path:
+    spec = importlib.util.find_spec("rapidocr")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("rapidocr is not installed: pip install 'shiftclipper[tracker]'")
+    path = Path(spec.origin).parent / "models" / name
+    if not path.is_file():
+        raise RuntimeError(f"{path} is missing: the rapidocr wheel should ship it (no run-time download)")
+    return path
+
+
+class JerseyReader:
+    """Reads jersey numbers off whole-player crops. Create once per process: models load here."""
+
+    def __init__(
+        self,
+        engine: str = "rapidocr",
+        *,
+        views: Sequence[View] = DEFAULT_VIEWS,
+        min_confidence: float = 0.2,
+        min_height: int = 48,
+        min_width: int = 20,
+        min_contrast: float = 12.0,
+        threads: int | None = None,
+    ) -> None:
+        if engine == "paddleocr":
+            if importlib.util.find_spec("paddleocr") is None:
+                raise RuntimeError("engine='paddleocr' needs the paddleocr package, which is not installed")
+            raise NotImplementedError("engine='paddleocr' is not wired yet; use engine='rapidocr'")
+        if engine != "rapidocr":
+            raise ValueError(f"unknown OCR engine {engine!r}; expected 'rapidocr' or 'paddleocr'")
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        model = _bundled_rapidocr_model("PP-OCRv6_rec_small.onnx")
+        self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self._input = self._session.get_inputs()[0].name
+        keys = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
+        if [keys[i - 1] for i in _DIGIT_CLASSES] != list("0123456789"):
+            raise RuntimeError(f"{model.name}: unexpected key list, digit classes moved")
+        self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
+        self.views = tuple(views)
+        self.min_confidence = min_confidence
+        self.min_height = min_height
+        self.min_width = min_width
+        self.min_contrast = min_contrast
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def read(self, crop_bgr: np.ndarray) -> NumberRead | None:
+        return self.read_batch([crop_bgr])[0]
+
+    def read_batch(self, crops: Sequence[np.ndarray]) -> list[NumberRead | None]:
+        """One recogniser call for all views of all legible crops."""
+        bands: list[np.ndarray] = []
+        owners: list[int] = []
+        for i, crop in enumerate(crops):
+            if not self.legible(crop):
+                continue
+            for view in self.views:
+                band = self._band(crop, view)
+                if band is not None:
+                    bands.append(band)
+                    owners.append(i)
+        out: list[NumberRead | None] = [None] * len(crops)
+        if not bands:
+            return out
+        posteriors = self._candidate_posteriors(bands)
+        owner_arr = np.asarray(owners)
+        for i in set(owners):
+            mean = posteriors[owner_arr == i].mean(axis=0)
+            best = int(mean.argmax())
+            conf = float(mean[best])
+            if conf >= self.min_confidence:
+                out[i] = NumberRead(number=CANDIDATES[best], confidence=round(conf, 4))
+        return out
+
+    def legible(self, crop: np.ndarray) -> bool:
+        """Cheap pre-filter: big enough, and the torso is not flat (blank, fully blurred, occluded)."""
+        if crop.ndim != 3 or crop.shape[0] < self.min_height or crop.shape[1] < self.min_width:
+            return False
+        h = crop.shape[0]
+        torso = cv2.cvtColor(crop[int(0.15 * h) : int(0.5 * h)], cv2.COLOR_BGR2GRAY)
+        return float(torso.std()) >= self.min_contrast
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _band(self, crop: np.ndarray, view: View) -> np.ndarray | None:
+        h, w = crop.shape[:2]
+        band = crop[int(view.y0 * h) : int((view.y0 + view.height) * h), int(view.x0 * w) : int(view.x1 * w)]
+        if band.shape[0] < 8 or band.shape[1] < 8:
+            return None
+        if view.variant == "raw":
+            return band
+        grey = self._clahe.apply(cv2.cvtColor(band, cv2.COLOR_BGR2GRAY))
+        if view.variant == "inv":
+            grey = 255 - grey
+        return cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR)
+
+    def _candidate_posteriors(self, bands: list[np.ndarray]) -> np.ndarray:
+        """len(bands) x 110: posterior over `CANDIDATES` per band, digits-only CTC."""
+        widths = [max(8, int(np.ceil(REC_HEIGHT * b.shape[1] / b.shape[0]))) for b in bands]
+        width = max(widths)
+        batch = np.zeros((len(bands), 3, REC_HEIGHT, width), np.float32)
+        for k, (band, bw) in enumerate(zip(bands, widths, strict=True)):
+            resized = cv2.resize(band, (bw, REC_HEIGHT), interpolation=cv2.INTER_AREA)
+            batch[k, :, :, :bw] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+        probs = self._session.run(None, {self._input: batch})[0]  # N x T x classes, softmaxed
+        out = np.empty((len(bands), len(CANDIDATES)))
+        for k, p in enumerate(probs):
+            t_used = max(1, int(np.ceil(widths[k] / 8)))  # drop frames that only saw padding
+            q = np.concatenate([p[:t_used, :1], p[:t_used, _DIGIT_CLASSES]], axis=1).astype(np.float64)
+            q /= q.sum(axis=1, keepdims=True)
+            out[k] = _softmax(candidate_log_likelihoods(q))
+        return out
+
+
+def ocr_files(paths: list[str], reader: JerseyReader | None = None) -> Iterator[dict[str, object]]:
+    """CLI hook (`shiftclipper ocr FILE...`): one dict per image, in order."""
+    reader = reader or JerseyReader()
+    for path in paths:
+        img = cv2.imread(path, cv2.IMREAD_COLOR)
+        read = reader.read(img) if img is not None else None
+        yield {
+            "file": path,
+            "number": read.number if read else None,
+            "confidence": read.confidence if read else 0.0,
+        }

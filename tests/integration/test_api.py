@@ -1,0 +1,176 @@
+"""The gateway against a real nats-server and a real S3 server (SeaweedFS)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import msgspec
+import pytest
+from litestar.testing import AsyncTestClient
+
+from shiftclipper_api.app import create_app
+from shiftclipper_common.storage import ObjectStore
+from tests.support.videos import make_video
+
+ALICE = {"X-API-Key": "alice-key-123"}
+BOB = {"Authorization": "Bearer bob-key-456"}
+ADMIN = {"X-API-Key": "admin-key-789"}
+SETUP = {"jersey_number": "19", "jersey_color": "red"}
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory) -> Path:
+    return make_video(tmp_path_factory.mktemp("v") / "game.mp4", seconds=2.0)
+
+
+@pytest.fixture
+async def client(infra):
+    async with AsyncTestClient(create_app(infra.config), timeout=60) as c:
+        yield c
+
+
+async def _job(client, headers=ALICE, **body) -> dict:
+    resp = await client.post("/jobs", json={"name": "game", **body}, headers=headers)
+    assert resp.status_code == 201, resp.text
+    return resp.json()
+
+
+async def test_auth_required_and_isolated(client):
+    assert (await client.get("/jobs")).status_code == 401
+    assert (await client.get("/jobs", headers={"X-API-Key": "nope"})).json()["error"]["code"] == "unauthorized"
+    job = await _job(client)
+    assert job["status"] == "created" and job["owner"] == "alice"
+    assert (await client.get(f"/jobs/{job['job_id']}", headers=BOB)).status_code == 404
+    assert (await client.get(f"/jobs/{job['job_id']}", headers=ADMIN)).status_code == 200
+    listed = (await client.get("/jobs", headers=BOB)).json()["jobs"]
+    assert job["job_id"] not in {j["job_id"] for j in listed}
+    assert (await client.get("/health/live")).status_code == 200
+    assert (await client.get("/health/ready")).json()["checks"] == {
+        "nats": True,
+        "object_storage": True,
+        "status_cache": True,
+    }
+
+
+async def test_idempotency_key_gives_one_job(client):
+    headers = {**ALICE, "Idempotency-Key": "abc-123"}
+    first, second = await asyncio.gather(_job(client, headers), _job(client, headers))
+    assert first["job_id"] == second["job_id"]
+    other_owner = await _job(client, {**BOB, "Idempotency-Key": "abc-123"})
+    assert other_owner["job_id"] != first["job_id"]
+
+
+async def test_setup_validation_and_aliases(client):
+    job_id = (await _job(client))["job_id"]
+    bad = await client.put(f"/jobs/{job_id}/setup", json={"jersey_number": "123", "jersey_color": "red"}, headers=ALICE)
+    assert bad.status_code == 400 and bad.json()["error"]["field"] == "$.jersey_number"
+    unknown = await client.put(f"/jobs/{job_id}/setup", json={**SETUP, "colour": "x"}, headers=ALICE)
+    assert unknown.status_code == 400 and unknown.json()["error"]["field"] == "$.colour"
+    empty_poly = await client.put(f"/jobs/{job_id}/setup", json={**SETUP, "rink_polygon": []}, headers=ALICE)
+    assert empty_poly.status_code == 400 and empty_poly.json()["error"]["field"] == "$.rink_polygon"
+    ok = await client.put(
+        f"/jobs/{job_id}/setup",
+        json={"player_number": 19, "jersey_color": "Red", "tracking_mode": "clips"},
+        headers=ALICE,
+    )
+    assert ok.status_code == 200
+    got = (await client.get(f"/jobs/{job_id}/setup", headers=ALICE)).json()
+    assert got["jersey_number"] == "19" and got["jersey_color"] == "#ff0000" and got["mode"] == "clips"
+    assert got["pre_roll_s"] == 2.0  # defaults filled
+    nested = await client.post("/jobs", json={"name": "x", "setup": {"jersey_number": "7"}}, headers=ALICE)
+    assert nested.status_code == 400 and nested.json()["error"]["field"] == "$.setup"
+
+
+async def test_upload_run_and_lifecycle(client, video):
+    job_id = (await _job(client))["job_id"]
+    run = await client.post(f"/jobs/{job_id}/run", headers=ALICE)
+    assert run.status_code == 409 and run.json()["error"]["code"] == "no_video"
+    put = await client.put(
+        f"/jobs/{job_id}/video?filename=game.mp4",
+        content=video.read_bytes(),
+        headers={**ALICE, "Content-Type": "video/mp4"},
+    )
+    assert put.status_code == 200, put.text
+    status = put.json()
+    assert status["status"] == "uploaded"
+    assert status["video"]["width"] == 320 and abs(status["video"]["duration_s"] - 2.0) < 0.2
+    assert (await client.post(f"/jobs/{job_id}/run", headers=ALICE)).json()["error"]["code"] == "no_setup"
+    await client.put(f"/jobs/{job_id}/setup", json=SETUP, headers=ALICE)
+    queued = await client.post(f"/jobs/{job_id}/run", headers=ALICE)
+    assert queued.status_code == 202 and queued.json()["status"] == "queued" and queued.json()["attempt"] == 1
+    assert (await client.post(f"/jobs/{job_id}/run", headers=ALICE)).status_code == 409
+    assert (await client.get(f"/jobs/{job_id}/status", headers=ALICE)).json()["status"] == "queued"
+    cancelled = await client.post(f"/jobs/{job_id}/cancel", headers=ALICE)
+    assert cancelled.json()["status"] == "cancelled"
+    retried = await client.post(f"/jobs/{job_id}/retry", headers=ALICE)
+    assert retried.json()["status"] == "queued" and retried.json()["attempt"] == 2
+    assert (await client.get(f"/jobs/{job_id}/results", headers=ALICE)).status_code == 404
+    assert (await client.delete(f"/jobs/{job_id}", headers=ALICE)).status_code == 204
+    assert (await client.get(f"/jobs/{job_id}", headers=ALICE)).status_code == 404
+
+
+async def test_multipart_upload_and_bad_video(client, video):
+    job_id = (await _job(client))["job_id"]
+    resp = await client.post(
+        f"/jobs/{job_id}/upload", files={"file": ("clip.mov", video.read_bytes(), "video/quicktime")}, headers=ALICE
+    )
+    assert resp.status_code == 200, resp.text
+    assert resp.json()["video"]["filename"] == "clip.mov"
+    job2 = (await _job(client))["job_id"]
+    junk = await client.put(
+        f"/jobs/{job2}/video", content=b"not a video at all" * 100, headers={**ALICE, "Content-Type": "video/mp4"}
+    )
+    assert junk.status_code == 422 and junk.json()["error"]["code"] == "video_unreadable"
+    after = (await client.get(f"/jobs/{job2}", headers=ALICE)).json()
+    assert after["status"] == "created" and after["error"]["code"] == "video_unreadable"
+    wrong_type = await client.put(f"/jobs/{job2}/video", content=b"{}", headers={**ALICE, "Content-Type": "text/plain"})
+    assert wrong_type.status_code == 415
+
+
+async def test_artifact_range_and_traversal(client, infra):
+    job_id = (await _job(client))["job_id"]
+    store = await ObjectStore(infra.config).start()
+    await store.put_bytes(f"jobs/{job_id}/reel.mp4", bytes(range(256)) * 4, "video/mp4")
+    await store.close()
+    full = await client.get(f"/jobs/{job_id}/artifacts/reel.mp4", headers=ALICE)
+    assert full.status_code == 200 and len(full.content) == 1024
+    part = await client.get(f"/jobs/{job_id}/artifacts/reel.mp4", headers={**ALICE, "Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == bytes(range(10, 20))
+    assert part.headers["content-range"] == "bytes 10-19/1024"
+    for name in ("../reel.mp4", "clips/../../x", "%2e%2e/reel.mp4", "input/video.mp4"):
+        assert (await client.get(f"/jobs/{job_id}/artifacts/{name}", headers=ALICE)).status_code == 404
+    redirect = await client.get(
+        f"/jobs/{job_id}/artifacts/reel.mp4?redirect=true", headers=ALICE, follow_redirects=False
+    )
+    assert redirect.status_code == 307 and "X-Amz-Signature" in redirect.headers["location"]
+
+
+async def test_sse_streams_status_changes(client):
+    job_id = (await _job(client))["job_id"]
+
+    async def first_events() -> list[dict]:
+        seen = []
+        async with client.stream("GET", f"/jobs/{job_id}/events", headers=ALICE) as resp:
+            async for line in resp.aiter_lines():
+                if line.startswith("data:") and "{" in line:
+                    seen.append(msgspec.json.decode(line[5:].strip()))
+                if len(seen) == 2:
+                    return seen
+        return seen
+
+    reader = asyncio.create_task(first_events())
+    await asyncio.sleep(0.5)
+    await client.post(f"/jobs/{job_id}/cancel", headers=ALICE)
+    events = await asyncio.wait_for(reader, 20)
+    assert [e["status"] for e in events] == ["created", "cancelled"]
+
+
+async def test_bad_ids_are_404_not_500(client):
+    for job_id in ("..", "ABC", "a" * 100, "x%00y", "ééé"):
+        resp = await client.get(f"/jobs/{job_id}", headers=ALICE)
+        assert resp.status_code == 404, (job_id, resp.status_code)
+    assert (await client.post("/jobs", content=b"{not json", headers=ALICE)).status_code == 400
+    resp = await client.post("/jobs", json={"name": "x", "bogus": 1}, headers=ALICE)
+    assert resp.status_code == 400 and "error" in resp.json()
+    assert (await client.get("/schema/openapi.json")).status_code == 200

@@ -1,0 +1,309 @@
+"""Tracker adapters: PyAV decoding, torso colour/crops, and the YOLO + ByteTrack person tracker."""
+
+from __future__ import annotations
+
+import math
+import socket
+import subprocess
+import wave
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from shiftclipper_tracker.decode import DecodedFrame, VideoError, iter_frames, video_info
+from shiftclipper_tracker.torso import bgr_to_lab, player_crop, torso_crop, torso_lab
+
+ROOT = Path(__file__).resolve().parents[2]
+SHARED = ROOT.parent / "shared"
+TFLITE = SHARED / "models" / "yolov8n_int8.tflite"
+PRACTICE = SHARED / "media" / "nhl_closeup_CHI_practice_tiktok_11s.mp4"
+
+FPS = 10
+N_FRAMES = 60
+W, H = 320, 240
+GOP = 10
+
+
+BITS = 6
+"""The frame number is drawn as 6 black/white blocks along the bottom, to identify decoded pictures."""
+
+
+def _make_video(path: Path, n: int = N_FRAMES, fps: int = FPS, size: tuple[int, int] = (W, H)) -> Path:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.gop_size = GOP
+        # Non-reference B-frames, as in most broadcast files, so that skipping unused frames is exercised.
+        opts = {"preset": "veryfast", "crf": "10", "bf": "2", "sc_threshold": "0", "x264-params": "b-pyramid=none"}
+        stream.options = opts
+        for i in range(n):
+            img = np.full((size[1], size[0], 3), 128, np.uint8)
+            block = size[0] // BITS
+            for bit in range(BITS):
+                img[-block:, bit * block : (bit + 1) * block] = 255 if i >> bit & 1 else 0
+            img[: size[1] // 4, : size[0] // 4] = (0, 0, 255)  # a red corner marks the top-left (orientation)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _make_video(tmp_path_factory.mktemp("video") / "small.mp4")
+
+
+def _frame_number(frame: DecodedFrame) -> int:
+    h, w = frame.image.shape[:2]
+    block = w // BITS
+    centres = [frame.image[h - block // 2, bit * block + block // 2].mean() for bit in range(BITS)]
+    return sum(1 << bit for bit, v in enumerate(centres) if v > 128)
+
+
+# --------------------------------------------------------------------------------------------- decode
+
+
+def test_video_info(video: Path) -> None:
+    info = video_info(str(video))
+    assert (info.width, info.height) == (W, H)
+    assert info.fps == pytest.approx(FPS)
+    assert info.duration_s == pytest.approx(N_FRAMES / FPS, abs=0.11)
+    assert info.codec == "h264"
+    assert info.size == video.stat().st_size
+    assert info.filename == "small.mp4"
+
+
+@pytest.mark.parametrize("every_s", [0.3, 0.25, 1.0])
+def test_sampling_interval_and_timestamps(video: Path, every_s: float) -> None:
+    frames = list(iter_frames(str(video), every_s, None))
+    expected = [math.ceil(k * every_s * FPS - 1e-9) for k in range(math.ceil(N_FRAMES / FPS / every_s))]
+    assert [f.frame_index for f in frames] == expected
+    for f in frames:
+        assert f.t == pytest.approx(f.frame_index / FPS, abs=1e-3)
+        assert _frame_number(f) == f.frame_index  # the right picture, not just the right label
+        assert f.image.dtype == np.uint8 and f.image.shape == (H, W, 3)
+
+
+def test_every_frame_when_interval_is_zero(video: Path) -> None:
+    frames = list(iter_frames(str(video), 0.0, None))
+    assert [f.frame_index for f in frames] == list(range(N_FRAMES))
+
+
+def test_downscale_and_never_upscale(video: Path) -> None:
+    small = next(iter_frames(str(video), 1.0, 120))
+    assert small.image.shape == (120, 160, 3)
+    # Top-left stays red after the downscale (the conversion kept the orientation and BGR order).
+    b, g, r = small.image[5, 5]
+    assert r > 200 and g < 60 and b < 60
+    same = next(iter_frames(str(video), 1.0, 480))
+    assert same.image.shape == (H, W, 3)
+
+
+@pytest.mark.parametrize("start", [30, 31, 37, 1])
+def test_resume_from_start_frame(video: Path, start: int) -> None:
+    full = [f.frame_index for f in iter_frames(str(video), 0.3, 120)]
+    resumed = list(iter_frames(str(video), 0.3, 120, start_frame=start))
+    assert [f.frame_index for f in resumed] == [i for i in full if i >= start]
+    assert all(_frame_number(f) == f.frame_index for f in resumed)
+
+
+def test_skipping_unused_frames_changes_nothing(video: Path) -> None:
+    with av.open(str(video)) as c:
+        stream = c.streams.video[0]
+        stream.codec_context.skip_frame = "NONREF"
+        assert sum(1 for _ in c.decode(stream)) < N_FRAMES  # the fixture does have non-reference frames
+    for every_s, start in ((0.3, 0), (0.5, 13), (0.0, 0)):
+        fast = list(iter_frames(str(video), every_s, 120, start, skip_unused=True))
+        slow = list(iter_frames(str(video), every_s, 120, start, skip_unused=False))
+        assert [f.frame_index for f in fast] == [f.frame_index for f in slow]
+        assert all(np.array_equal(a.image, b.image) for a, b in zip(fast, slow, strict=True))
+
+
+def test_start_frame_past_the_end_yields_nothing(video: Path) -> None:
+    assert list(iter_frames(str(video), 0.0, None, start_frame=N_FRAMES + 5)) == []
+
+
+def test_rotated_video_is_turned_upright(video: Path, tmp_path: Path) -> None:
+    imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
+    ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
+    rotated = tmp_path / "rotated.mp4"
+    cmd = [ffmpeg, "-v", "error", "-display_rotation", "90", "-i", str(video), "-c", "copy", str(rotated)]
+    subprocess.run(cmd, check=True)
+    png = tmp_path / "f0.png"
+    subprocess.run([ffmpeg, "-v", "error", "-i", str(rotated), "-frames:v", "1", str(png)], check=True)
+    reference = cv2.imread(str(png))  # ffmpeg's own auto-rotation
+    frame = next(iter_frames(str(rotated), 1.0, None))
+    assert frame.image.shape == reference.shape == (W, H, 3)
+    assert np.abs(frame.image.astype(int) - reference.astype(int)).mean() < 3
+    info = video_info(str(rotated))
+    assert (info.width, info.height) == (H, W)
+
+
+def _bad_inputs(tmp: Path, video: Path) -> dict[str, tuple[Path, str]]:
+    zero = tmp / "zero.mp4"
+    zero.write_bytes(b"")
+    text = tmp / "notes.mp4"
+    text.write_text("this is not a video\n" * 50)
+    noise = tmp / "noise.mkv"
+    noise.write_bytes(np.random.default_rng(0).integers(0, 256, 50_000, dtype=np.uint8).tobytes())
+    truncated = tmp / "truncated.mp4"  # moov atom at the end: the first half has no index
+    truncated.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    audio = tmp / "tone.wav"
+    with wave.open(str(audio), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes((np.sin(np.arange(8000) / 5) * 3000).astype("<i2").tobytes())
+    return {
+        "zero": (zero, "video_unreadable"),
+        "text": (text, "video_unreadable"),
+        "noise": (noise, "video_unreadable"),
+        "truncated": (truncated, "video_unreadable"),
+        "missing": (tmp / "missing.mp4", "video_unreadable"),
+        "audio_only": (audio, "no_video_stream"),
+    }
+
+
+@pytest.mark.parametrize("case", ["zero", "text", "noise", "truncated", "missing", "audio_only"])
+def test_bad_input_raises_video_error(video: Path, tmp_path: Path, case: str) -> None:
+    path, code = _bad_inputs(tmp_path, video)[case]
+    with pytest.raises(VideoError) as info_err:
+        video_info(str(path))
+    assert info_err.value.code == code and info_err.value.message
+    with pytest.raises(VideoError) as iter_err:
+        list(iter_frames(str(path), 0.5, 240))
+    assert iter_err.value.code == code
+
+
+# ---------------------------------------------------------------------------------------------- torso
+
+RED_LAB = (53.24, 80.09, 67.20)  # sRGB (255, 0, 0) in CIELAB, D65
+
+
+def _person_scene() -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    img = np.full((480, 640, 3), (235, 232, 228), np.uint8)  # bluish-white ice
+    x1, y1, x2, y2 = 200, 100, 280, 340  # a 80x240 "player"
+    img[y1:y2, x1:x2] = (0, 0, 255)  # red jersey, BGR
+    img[y1 + 60 : y1 + 100, x1 + 30 : x1 + 50] = (255, 255, 255)  # a white number on the chest
+    img[y1 + 180 : y2, x1:x2] = (20, 20, 20)  # dark pants and skates
+    return img, (x1 / 640, y1 / 480, x2 / 640, y2 / 480)
+
+
+def test_bgr_to_lab_is_true_cielab() -> None:
+    lab = bgr_to_lab(np.array([[0, 0, 255], [255, 255, 255], [0, 0, 0]], np.uint8))
+    assert lab[0] == pytest.approx(RED_LAB, abs=0.5)
+    assert lab[1] == pytest.approx((100, 0, 0), abs=0.5)
+    assert lab[2] == pytest.approx((0, 0, 0), abs=0.5)
+
+
+def test_torso_colour_of_a_red_player_is_red() -> None:
+    img, box = _person_scene()
+    lab = torso_lab(img, box)
+    assert lab is not None
+    assert lab == pytest.approx(RED_LAB, abs=3.0)
+
+
+def test_torso_crop_is_the_jersey_band() -> None:
+    img, box = _person_scene()
+    crop = torso_crop(img, box)
+    assert crop is not None
+    # 15 %-55 % of 240 rows, central 60 % of 80 columns.
+    assert crop.shape == (96, 48, 3)
+
+
+def test_small_or_off_frame_boxes_give_none() -> None:
+    img, _ = _person_scene()
+    assert torso_lab(img, (0.5, 0.5, 0.505, 0.51)) is None
+    assert torso_crop(img, (1.2, 0.2, 1.4, 0.6)) is None
+    assert player_crop(img, (0.5, 0.5, 0.502, 0.503)) is None
+
+
+def test_player_crop_pads_and_clips() -> None:
+    img, box = _person_scene()
+    crop = player_crop(img, box, pad=0.05)
+    assert crop is not None and crop.shape == (264, 88, 3)
+    edge = player_crop(img, (0.9, 0.0, 1.0, 0.5))
+    assert edge is not None and edge.shape[1] == 640 - round(0.895 * 640)  # clipped at the right edge
+
+
+# ------------------------------------------------------------------------------------ person tracker
+
+needs_model = pytest.mark.skipif(
+    not (TFLITE.is_file() and PRACTICE.is_file()), reason="shared model/footage absent (../shared)"
+)
+
+
+@pytest.fixture(scope="module")
+def tracker():  # type: ignore[no-untyped-def]
+    from shiftclipper_tracker.detect import PersonTracker
+
+    return PersonTracker(TFLITE)
+
+
+@pytest.fixture(scope="module")
+def practice_frames() -> list[DecodedFrame]:
+    return list(iter_frames(str(PRACTICE), 0.2, 640))[:12]
+
+
+@needs_model
+@pytest.mark.slow
+def test_model_load_and_inference_stay_offline(monkeypatch: pytest.MonkeyPatch) -> None:
+    attempts: list[object] = []
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        attempts.append(args[:2])
+        raise OSError("network disabled in this test")
+
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    from shiftclipper_tracker.detect import PersonTracker
+
+    pt = PersonTracker(TFLITE, warmup=False)
+    pt.update(np.zeros((360, 640, 3), np.uint8))
+    import ultralytics.utils as uu
+    import ultralytics.utils.checks as uc
+
+    assert attempts == []
+    assert uu.ONLINE is False and uc.ONLINE is False and uc.AUTOINSTALL is False
+    assert dict.get(uu.SETTINGS, "sync") is False
+
+
+@needs_model
+@pytest.mark.slow
+def test_tflite_runs_at_its_fixed_input_size(tracker) -> None:  # type: ignore[no-untyped-def]
+    assert tracker.device == "cpu"
+    assert tracker.input_size == (640, 640)
+
+
+@needs_model
+@pytest.mark.slow
+def test_tracker_finds_persons_with_stable_ids(tracker, practice_frames) -> None:  # type: ignore[no-untyped-def]
+    tracker.reset(sample_fps=5)
+    per_frame = [tracker.update(f.image) for f in practice_frames[:5]]
+    assert all(len(tracks) >= 1 for tracks in per_frame)
+    for tracks in per_frame:
+        for tid, (x1, y1, x2, y2), conf in tracks:
+            assert isinstance(tid, int) and 0.0 <= x1 < x2 <= 1.0 and 0.0 <= y1 < y2 <= 1.0 and 0 < conf <= 1
+    first = {tid for tid, _, _ in per_frame[0]}
+    persisting = {tid for tid in first if all(tid in {t for t, _, _ in tr} for tr in per_frame)}
+    assert len(persisting) * 2 > len(first), per_frame
+
+
+@needs_model
+@pytest.mark.slow
+def test_reset_restarts_ids_and_batch_matches_single(tracker, practice_frames) -> None:  # type: ignore[no-untyped-def]
+    images = [f.image for f in practice_frames[:3]]
+    batch = tracker.detect_batch(images)
+    assert len(batch) == 3
+    single = tracker.detect_batch(images[:1])[0]
+    assert np.allclose(batch[0].xyxy, single.xyxy, atol=1.0)
+    tracker.reset(sample_fps=5)
+    ids_a = [t[0] for t in tracker.track(batch[0])]
+    tracker.reset(sample_fps=5)
+    ids_b = [t[0] for t in tracker.track(batch[0])]
+    assert ids_a == ids_b and min(ids_a) == 1

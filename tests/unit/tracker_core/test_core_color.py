@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from shiftclipper_tracker.core.color import (
+    color_match,
+    hex_to_lab,
+    hex_to_rgb,
+    lab_distance,
+    lab_distance_array,
+    rgb_array_to_lab,
+    rgb_to_lab,
+)
+
+TEAM = hex_to_lab("#c8102e")
+WHITE = hex_to_lab("#ffffff")
+
+
+def test_reference_conversions() -> None:
+    assert hex_to_rgb("#C8102E") == (200, 16, 46)
+    assert rgb_to_lab((255, 255, 255)) == pytest.approx((100.0, 0.0, 0.0), abs=0.01)
+    assert rgb_to_lab((0, 0, 0)) == pytest.approx((0.0, 0.0, 0.0), abs=0.01)
+    assert hex_to_lab("#ff0000") == pytest.approx((53.24, 80.09, 67.20), abs=0.05)
+
+
+def test_array_conversion_matches_scalar() -> None:
+    rgb = np.array([[150, 30, 40], [190, 195, 205], [0, 38, 84]], dtype=np.uint8)
+    lab = rgb_array_to_lab(rgb)
+    assert lab.shape == (3, 3)
+    for row, colour in zip(lab, rgb, strict=True):
+        assert tuple(row) == pytest.approx(rgb_to_lab(tuple(int(c) for c in colour)))
+    dists = lab_distance_array(lab, np.array(TEAM))
+    assert dists[0] == pytest.approx(lab_distance(tuple(lab[0]), TEAM))
+
+
+def test_shaded_team_colour_passes_white_opponent_rejected() -> None:
+    shaded = rgb_to_lab((150, 30, 40))  # '#c8102e' under rink lighting
+    darker = rgb_to_lab((120, 25, 35))
+    white_torso = rgb_to_lab((190, 195, 205))
+    assert lab_distance(shaded, TEAM) < 15  # plain ΔE76 would be 22
+    assert color_match(shaded, TEAM, WHITE, 40.0) > 0.8
+    assert color_match(darker, TEAM, WHITE, 40.0) > 0.7
+    assert color_match(white_torso, TEAM, WHITE, 40.0) == 0.0
+    assert color_match(white_torso, TEAM, None, 40.0) == 0.0  # too far even without an opponent colour
+
+
+def test_opponent_closer_is_rejected_even_within_distance() -> None:
+    orange = hex_to_lab("#fc4c02")
+    torso = rgb_to_lab((230, 80, 20))  # an orange jersey, within 40 of our red
+    assert color_match(torso, TEAM, None, 40.0) > 0.0
+    assert color_match(torso, TEAM, orange, 40.0) == 0.0
+
+
+def test_hue_outweighs_shading() -> None:
+    navy = hex_to_lab("#002654")
+    assert lab_distance(navy, TEAM) > 60
+    assert color_match(rgb_to_lab((20, 40, 90)), TEAM, None, 40.0) == 0.0

@@ -1,0 +1,231 @@
+"""End-to-end scenarios of the pure tracking core on synthetic observation streams."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import pytest
+from tc_streams import DARK_RED, RED, WHITE, Player, drive, frame_at, setup, spans, tuning
+
+from shiftclipper_tracker.core.engine import TrackingCore
+
+STEP = 0.1  # processed-frame interval (detect_fps 10)
+
+
+def close(actual: list[tuple[float, float]], expected: list[tuple[float, float]], tol: float = STEP) -> bool:
+    return len(actual) == len(expected) and all(
+        abs(a[0] - e[0]) <= tol + 1e-6 and abs(a[1] - e[1]) <= tol + 1e-6 for a, e in zip(actual, expected, strict=True)
+    )
+
+
+def test_steady_visible_target_gives_one_shift() -> None:
+    run = drive(setup(), [Player("19", RED, [(5, 40, 1)])], 60)
+    assert close(spans(run), [(5, 40)])
+    assert [s.index for s in run.segments] == [0]
+    assert run.segments[0].confidence > 0.8
+    assert run.emitted_at[0] < 60  # emitted while tracking goes on, not at the end
+
+
+def test_occlusion_shorter_than_lost_timeout_is_bridged() -> None:
+    same_track = Player("19", RED, [(5, 20, 1), (24, 40, 1)])
+    new_track = Player("19", RED, [(5, 20, 1), (23, 40, 2)], legible=0.3)
+    assert close(spans(drive(setup(), [same_track], 60)), [(5, 40)])
+    assert close(spans(drive(setup(), [new_track], 60)), [(5, 40)])
+
+
+def test_leaving_and_reentering_gives_two_shifts() -> None:
+    run = drive(setup(), [Player("19", RED, [(5, 30, 1), (60, 90, 2)])], 120)
+    assert close(spans(run), [(5, 30), (60, 90)])
+    assert [s.index for s in run.segments] == [0, 1]
+    assert run.emitted_at[0] < 60  # final gap_merge_s (+ slack) after its end
+
+
+def test_relink_carries_an_unreadable_new_track() -> None:
+    def x(t: float) -> float:
+        return 0.4 + 0.005 * t
+
+    readable = Player("19", RED, [(5, 20, 1)], x=x)
+    unreadable = Player("19", RED, [(21, 40, 2)], legible=0.0, x=x)  # new track id, back never legible
+    run = drive(setup(), [readable, unreadable], 60)
+    assert close(spans(run), [(5, 40)])
+    assert "relinked" in [e.kind for e in run.core.timeline]
+    read_throughout = drive(setup(), [Player("19", RED, [(5, 20, 1), (21, 40, 2)], x=x)], 60)
+    assert run.segments[0].confidence < read_throughout.segments[0].confidence
+    far_away = Player("19", RED, [(20.2, 40, 2)], legible=0.0, x=lambda t: 0.95)  # too far for 0.2 s
+    assert close(spans(drive(setup(), [readable, far_away], 60)), [(5, 20)])
+
+
+@pytest.mark.parametrize(
+    ("target", "teammate"),
+    [
+        ("19", Player("9", RED, [(0, 60, 7)], read_conf=0.95, noise=[("19", 0.55, 0.05), ("19", 0.4, 0.1)])),
+        ("9", Player("19", RED, [(0, 60, 7)], read_conf=0.95, noise=[("9", 0.8, 0.3)])),
+        ("2", Player("12", RED, [(0, 60, 7)], read_conf=0.9, noise=[("2", 0.8, 0.3)])),
+        ("12", Player("2", RED, [(0, 60, 7)], read_conf=0.9, noise=[("1", 0.8, 0.2)])),
+    ],
+)
+def test_teammate_with_similar_number_never_becomes_target(target: str, teammate: Player) -> None:
+    alone = drive(setup(target), [teammate], 60, seed=3)
+    assert alone.segments == []
+    with_target = drive(setup(target), [teammate, Player(target, RED, [(20, 40, 1)], x=lambda t: 0.2)], 60, seed=3)
+    assert close(spans(with_target), [(20, 40)])
+
+
+def test_teammate_locked_early_is_retracted_before_final() -> None:
+    # target 9; teammate #19 first shows only its "9" (turned sideways), then his full number
+    teammate = Player("19", RED, [(5, 40, 7)], read_conf=0.8, script=["9", "9", "9"])
+    run = drive(setup("9"), [teammate], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert kinds[:2] == ["locked", "shift_start"] and "retracted" in kinds
+    assert run.segments == []
+
+
+def test_noise_flip_relocks_without_losing_the_start() -> None:
+    target = Player("19", RED, [(5, 40, 1)], read_conf=0.8, script=["19", "19", "18", "18", "18", "19", "19", "19"])
+    run = drive(setup(), [target], 60)
+    assert "retracted" in [e.kind for e in run.core.timeline]
+    assert close(spans(run), [(5, 40)])
+
+
+@pytest.mark.parametrize("opponent_color", ["#ffffff", None])
+def test_opponent_with_same_number_never_becomes_target(opponent_color: str | None) -> None:
+    opponent = Player("19", WHITE, [(0, 60, 9)], read_conf=0.99, x=lambda t: 0.7)
+    job = setup(opponent_color=opponent_color)
+    assert drive(job, [opponent], 60).segments == []
+    run = drive(job, [opponent, Player("19", DARK_RED, [(10, 30, 1)])], 60)
+    assert close(spans(run), [(10, 30)])
+
+
+def test_ocr_noise_still_finds_the_shifts() -> None:
+    noise = [("18", 0.6, 0.05), ("17", 0.3, 0.3), ("4", 0.35, 0.2), ("1", 0.7, 0.1)]
+    target = Player("19", RED, [(5, 35, 1), (70, 100, 2)], read_conf=0.75, legible=0.5, noise=noise)
+    others = [Player(str(n), RED, [(0, 120, 10 + n)], x=lambda t, n=n: 0.1 * n, noise=noise) for n in (2, 8, 91)]
+    for seed in range(10):
+        run = drive(setup(), [target, *others], 120, seed=seed)
+        assert close(spans(run), [(5, 35), (70, 100)], tol=1.0), seed
+
+
+def test_camera_pan_moves_every_box() -> None:
+    def pan(t: float) -> float:
+        return 0.3 * math.sin(t / 3)
+
+    target = Player("19", RED, [(5, 20, 1), (21, 40, 2)], legible=0.6, x=lambda t: 0.5)
+    teammate = Player("7", RED, [(0, 60, 3)], x=lambda t: 0.3)
+    run = drive(setup(), [target, teammate], 60, pan=pan)
+    assert close(spans(run), [(5, 40)])
+
+
+def test_bench_polygon_means_off_ice_and_off_rink_is_ignored() -> None:
+    rink = [(0.0, 0.2), (1.0, 0.2), (1.0, 0.85), (0.0, 0.85)]
+    bench = [(0.0, 0.86), (1.0, 0.86), (1.0, 1.0), (0.0, 1.0)]
+    job = setup(rink_polygon=rink, bench_polygons=[bench])
+
+    def y(t: float) -> float:
+        return 0.95 if 30 < t < 60 else 0.6
+
+    target = Player("19", RED, [(5, 90, 1)], y=y)
+    fan = Player("19", RED, [(0, 120, 50)], y=lambda t: 0.1)  # in the stands, above the rink
+    run = drive(job, [target, fan], 120)
+    assert close(spans(run), [(5, 30), (60, 90)])
+    assert "bench" in [e.note.split(";")[0] for e in run.core.timeline if e.kind == "shift_end"]
+
+
+def test_clips_mode_gives_visible_windows() -> None:
+    target = Player("19", RED, [(5, 15, 1), (16, 30, 1)])
+    shifts = drive(setup(), [target], 40, tuning(gap_merge_s=0.0))
+    clips = drive(setup(mode="clips"), [target], 40, tuning(gap_merge_s=0.0))
+    assert close(spans(shifts), [(5, 30)])
+    assert close(spans(clips), [(5, 15), (16, 30)])
+    one_frame_dropout = Player("19", RED, [(5, 15, 1), (15.2, 30, 1)])
+    assert close(spans(drive(setup(mode="clips"), [one_frame_dropout], 40, tuning(gap_merge_s=0.0))), [(5, 30)])
+
+
+def test_shift_open_at_video_end_is_closed() -> None:
+    run = drive(setup(), [Player("19", RED, [(50, 60, 1)])], 60)
+    assert close(spans(run), [(50, 60)])
+    assert run.emitted_at == [60]
+
+
+def test_seed_click_pins_a_track_without_reads() -> None:
+    target = Player("19", RED, [(10, 40, 1)], legible=0.0, x=lambda t: 0.3)
+    teammate = Player("7", RED, [(0, 60, 2)], x=lambda t: 0.7)
+    assert drive(setup(), [target, teammate], 60).segments == []
+    clicked = setup(seed_clicks=[{"t": 12.0, "x": 0.3, "y": 0.55}])
+    run = drive(clicked, [target, teammate], 60)
+    assert close(spans(run), [(10, 40)])
+    assert [e.kind for e in run.core.timeline][:2] == ["pinned", "locked"]
+
+
+def test_gap_merge_merges_and_delays_finality() -> None:
+    # gone 8 s: longer than lost_timeout (6), shorter than gap_merge (12)
+    target = Player("19", RED, [(5, 30, 1), (38, 60, 2)], x=lambda t: 0.2 if t < 35 else 0.8)
+    run = drive(setup(), [target], 90)
+    assert close(spans(run), [(5, 60)])
+    no_merge = drive(setup(), [target], 90, tuning(gap_merge_s=5.0))
+    assert close(spans(no_merge), [(5, 30), (38, 60)])
+    assert no_merge.emitted_at[0] >= 30 + 5.0  # final only once gap_merge_s passed without a new shift
+
+
+def test_min_shift_drops_short_ones() -> None:
+    target = Player("19", RED, [(5, 6.5, 1), (40, 60, 2)])
+    run = drive(setup(), [target], 90)
+    assert close(spans(run), [(40, 60)])
+    assert run.segments[0].index == 0
+    assert "dropped" in [e.kind for e in run.core.timeline]
+
+
+def scenario() -> tuple[list[Player], float]:
+    noise = [("18", 0.6, 0.08), ("17", 0.3, 0.3)]
+    target = Player("19", RED, [(5, 30, 1), (33, 50, 2), (80, 110, 3)], legible=0.6, noise=noise)
+    others = [Player("9", RED, [(0, 130, 20)], x=lambda t: 0.2), Player("19", WHITE, [(0, 130, 21)])]
+    return [target, *others], 130
+
+
+def test_snapshot_restore_mid_stream_is_identical() -> None:
+    players, duration = scenario()
+    straight = drive(setup(), players, duration, seed=1)
+    for every in (7, 97, 333):
+        resumed = drive(setup(), players, duration, seed=1, restore_every=every)
+        assert resumed.segments == straight.segments
+        assert resumed.emitted_at == straight.emitted_at
+        assert resumed.core.timeline == straight.core.timeline
+    assert len(straight.segments) == 2
+
+
+def test_refed_frames_after_restore_are_ignored() -> None:
+    job, tune = setup(), tuning()
+    core = TrackingCore(job, tune, 30.0)
+    frames = [frame_at(k, [Player("19", RED, [(0, 30, 1)])], core, random.Random(0), 0.0) for k in range(301)]
+    for frame in frames[:150]:
+        core.update(frame)
+    resumed = TrackingCore.restore(job, tune, 30.0, core.snapshot())
+    assert resumed.last_frame_index == 149
+    for frame in frames:  # the adapter re-feeds from an earlier keyframe
+        resumed.update(frame)
+    for frame in frames[150:]:
+        core.update(frame)
+    assert resumed.finish(40.0) == core.finish(40.0)
+    assert resumed.timeline == core.timeline
+
+
+def test_restore_rejects_other_versions() -> None:
+    core = TrackingCore(setup(), tuning(), 30.0)
+    snap = core.snapshot() | {"version": 999}
+    with pytest.raises(ValueError, match="version"):
+        TrackingCore.restore(setup(), tuning(), 30.0, snap)
+
+
+def test_deterministic() -> None:
+    players, duration = scenario()
+    a = drive(setup(), players, duration, seed=4)
+    b = drive(setup(), players, duration, seed=4)
+    assert a.segments == b.segments and a.core.timeline == b.core.timeline
+    assert a.core.snapshot() == b.core.snapshot()
+
+
+def test_timeline_is_compact() -> None:
+    players, duration = scenario()
+    run = drive(setup(), players, duration, seed=1)
+    assert len(run.core.timeline) < 30
+    assert {"locked", "shift_start", "shift_end", "segment"} <= {e.kind for e in run.core.timeline}

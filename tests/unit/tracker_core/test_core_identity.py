@@ -1,0 +1,131 @@
+from __future__ import annotations
+
+import pytest
+from tc_streams import RED, WHITE, tuning
+
+from shiftclipper_contracts.job_setup import SeedClick
+from shiftclipper_tracker.core.color import hex_to_lab, rgb_to_lab
+from shiftclipper_tracker.core.identity import IdentityVoter, ReadKind, classify_read
+from shiftclipper_tracker.core.observations import NumberRead, TrackObs
+
+TEAM = hex_to_lab("#c8102e")
+OPP = hex_to_lab("#ffffff")
+
+
+@pytest.mark.parametrize(
+    ("read", "target", "kind"),
+    [
+        ("19", "19", ReadKind.full),
+        ("9", "19", ReadKind.partial),
+        ("1", "19", ReadKind.partial),
+        ("7", "19", ReadKind.conflict),
+        ("18", "19", ReadKind.conflict),
+        ("2", "2", ReadKind.full),
+        ("12", "2", ReadKind.conflict),
+        ("19", "9", ReadKind.conflict),
+        ("0", "00", ReadKind.partial),
+        ("00", "0", ReadKind.conflict),
+        ("1O", "19", ReadKind.ignore),
+        ("", "19", ReadKind.ignore),
+    ],
+)
+def test_classify_read(read: str, target: str, kind: ReadKind) -> None:
+    assert classify_read(read, target) is kind
+
+
+def voter(number: str = "19", clicks: list[SeedClick] | None = None) -> IdentityVoter:
+    return IdentityVoter(number, TEAM, OPP, tuning(), clicks)
+
+
+def obs(track_id: int, rgb=RED, read: tuple[str, float] | None = None, x: float = 0.5) -> TrackObs:
+    number = NumberRead(number=read[0], confidence=read[1]) if read else None
+    return TrackObs(
+        track_id=track_id, box=(x - 0.02, 0.5, x + 0.02, 0.62), det_conf=0.9, torso_lab=rgb_to_lab(rgb), read=number
+    )
+
+
+def test_votes_lock_and_low_confidence_reads_are_ignored() -> None:
+    v = voter()
+    for k in range(5):
+        decision, _ = v.observe(k * 0.1, [obs(1, read=("19", 0.45))])  # below ocr_min_conf 0.5
+    assert decision is None
+    decision, _ = v.observe(0.6, [obs(1, read=("19", 0.7))])
+    assert decision is None  # 0.7 < vote_threshold 1.2
+    decision, log = v.observe(0.7, [obs(1, read=("19", 0.7))])
+    assert decision is not None and decision.track_id == 1 and 0.5 <= decision.confidence <= 1.0
+    assert [e.kind for e in log] == ["locked"]
+
+
+def test_partial_reads_alone_never_lock() -> None:
+    v = voter()
+    for k in range(50):
+        decision, _ = v.observe(k * 0.1, [obs(1, read=("9", 0.99))])
+    assert decision is None
+    decision, _ = v.observe(5.0, [obs(1, read=("19", 0.6))])
+    assert decision is None  # one moderate misread plus capped partial support is not enough
+
+
+def test_conflicting_reads_unlock() -> None:
+    v = voter()
+    v.observe(0.0, [obs(1, read=("19", 0.9))])
+    decision, _ = v.observe(0.1, [obs(1, read=("19", 0.9))])
+    assert decision is not None
+    kinds = []
+    for k in range(2, 5):
+        decision, log = v.observe(k * 0.1, [obs(1, read=("12", 0.9))])
+        kinds += [e.kind for e in log]
+    assert decision is None
+    assert kinds == ["unlocked"]
+
+
+def test_opponent_colour_never_locks() -> None:
+    v = voter()
+    for k in range(30):
+        decision, _ = v.observe(k * 0.1, [obs(2, rgb=WHITE, read=("19", 0.99))])
+        assert decision is None
+
+
+def test_needs_read_interval_colour_and_margin() -> None:
+    v = voter()
+    red = rgb_to_lab(RED)
+    assert v.needs_read(1, 0.0, red)
+    assert not v.needs_read(1, 0.1, red)  # asked at 0.0, interval 0.3
+    assert v.needs_read(1, 0.3, red)
+    assert not v.needs_read(2, 0.0, rgb_to_lab(WHITE))  # colour fails: OCR cannot make it the target
+    for k in range(6):
+        v.observe(k * 0.3, [obs(1, read=("19", 0.9))])  # locks with a wide margin
+    assert not v.needs_read(1, 1.8, red)
+    assert v.needs_read(1, 1.5 + 5 * 0.3, red)  # still re-checked, at a slower cadence
+
+
+def test_seed_click_pins_the_track_under_it() -> None:
+    v = voter(clicks=[SeedClick(t=1.0, x=0.3, y=0.55)])
+    tracks = [obs(1, x=0.3), obs(2, x=0.7)]
+    assert v.observe(0.6, tracks)[0] is None
+    decision, log = v.observe(1.0, tracks)
+    assert decision is not None and decision.track_id == 1 and decision.confidence > 0.9
+    assert [e.kind for e in log] == ["pinned", "locked"]
+
+
+def test_relink_inherits_with_reduced_confidence_then_confirms() -> None:
+    v = voter()
+    for k in range(4):
+        before, _ = v.observe(k * 0.1, [obs(1, read=("19", 0.9))])
+    assert before is not None
+    v.observe(0.4, [])  # target lost at 0.3
+    decision, log = v.observe(1.0, [obs(5, x=0.55)])
+    assert decision is not None and decision.track_id == 5
+    assert decision.confidence < before.confidence
+    assert log[0].kind == "relinked"
+    confirmed, _ = v.observe(1.1, [obs(5, x=0.55, read=("19", 0.9)), obs(6, x=0.9)])
+    assert confirmed is not None and confirmed.track_id == 5
+    v.observe(1.4, [obs(5, x=0.55, read=("19", 0.9))])
+    assert v.state.tracks[5].inherited == 0.0
+
+
+def test_relink_refused_far_away_or_for_old_tracks() -> None:
+    v = voter()
+    for k in range(4):
+        v.observe(k * 0.1, [obs(1, read=("19", 0.9)), obs(2, x=0.6)])
+    v.observe(0.4, [obs(2, x=0.6)])
+    assert v.observe(0.5, [obs(2, x=0.55), obs(3, x=0.95)])[0] is None  # 2 existed before; 3 is too far

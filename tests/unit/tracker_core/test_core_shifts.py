@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+from shiftclipper_contracts.events import Segment
+from shiftclipper_tracker.core.shifts import ShiftMachine, ShiftState, Sighting
+
+STEP = 0.1
+
+
+def machine(timeout: float = 2.0, gap: float = 5.0, min_shift: float = 1.0, slack: float = 0.0) -> ShiftMachine:
+    return ShiftMachine(timeout_s=timeout, gap_merge_s=gap, min_shift_s=min_shift, interval_s=STEP, merge_slack_s=slack)
+
+
+def feed(
+    m: ShiftMachine,
+    seen: list[tuple[float, float]],
+    until: float,
+    bench: list[tuple[float, float]] = (),
+    track: int = 1,
+) -> list[tuple[float, Segment]]:
+    """Frames every STEP up to `until`; the target is seen on ice in `seen` and on a bench in `bench` windows."""
+    out = []
+    for k in range(round(until / STEP) + 1):
+        t = round(k * STEP, 6)
+        sighting = None
+        if any(a <= t <= b for a, b in seen):
+            sighting = Sighting(track_id=track, on_ice=True, confidence=0.9)
+        elif any(a <= t <= b for a, b in bench):
+            sighting = Sighting(track_id=track, on_ice=False, confidence=0.9)
+        out += [(t, s) for s in m.update(t, sighting)[0]]
+    return out
+
+
+def test_shift_ends_at_last_sighting_not_after_timeout() -> None:
+    m = machine()
+    out = feed(m, [(1.0, 4.0)], 20.0)
+    assert [(s.start_s, s.end_s) for _, s in out] == [(1.0, 4.0)]
+    assert out[0][0] == 9.0  # final gap_merge_s (5) after its end
+    assert out[0][1].confidence == 0.9
+
+
+def test_states() -> None:
+    m = machine()
+    m.update(0.0, Sighting(track_id=1, on_ice=True, confidence=1.0))
+    assert m.state.state is ShiftState.on_ice
+    m.update(0.1, None)
+    assert m.state.state is ShiftState.exiting
+    m.update(0.2, Sighting(track_id=1, on_ice=True, confidence=1.0))
+    assert m.state.state is ShiftState.on_ice
+    m.update(2.5, None)
+    assert m.state.state is ShiftState.off_ice
+
+
+def test_bench_closes_immediately() -> None:
+    m = machine(gap=0.0)
+    out = feed(m, [(1.0, 4.0)], 10.0, bench=[(4.1, 10.0)])
+    assert [(s.start_s, s.end_s) for _, s in out] == [(1.0, 4.0)]
+    assert out[0][0] == 4.1
+
+
+def test_merge_min_shift_and_finish() -> None:
+    m = machine()
+    out = feed(m, [(1.0, 4.0), (8.0, 12.0), (30.0, 30.5), (40.0, 45.0)], 45.0)
+    out += [(45.0, s) for s in m.finish(45.0)[0]]
+    assert [(s.index, s.start_s, s.end_s) for _, s in out] == [(0, 1.0, 12.0), (1, 40.0, 45.0)]
+    assert m.finish(46.0)[0] == []
+
+
+def test_seen_fraction_lowers_confidence() -> None:
+    m = machine(timeout=5.0)
+    out = feed(m, [(1.0, 2.0), (5.0, 6.0)], 20.0)
+    assert len(out) == 1 and out[0][1].confidence < 0.9 * 0.8
+
+
+def test_backdated_start_and_retraction() -> None:
+    m = machine()
+    m.update(5.0, Sighting(track_id=3, on_ice=True, confidence=0.8, since=3.0, backfill=20))
+    assert m.state.current is not None and m.state.current.start == 3.0
+    m.update(5.1, Sighting(track_id=4, on_ice=True, confidence=0.8))
+    m.retract(3, 5.2)
+    assert m.state.current is not None and m.state.current.start == 5.1
+    m.retract(4, 5.3)
+    assert m.state.current is None and m.state.state is ShiftState.off_ice
+    assert [e.kind for e in m.update(5.4, None)[1]] == ["retracted", "retracted"]
+
+
+def test_merge_slack_delays_finality() -> None:
+    m = machine(slack=2.0)
+    out = feed(m, [(1.0, 4.0)], 20.0)
+    assert out[0][0] == 11.0
