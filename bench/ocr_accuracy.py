@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import re
 import sys
 import time
@@ -130,7 +131,7 @@ def reliability(res: Result, crops: list[Crop]) -> None:
     print(f"\nreliability of {res.name} (answered crops only):")
     print("  conf bin      n   exact")
     edges = [0.0, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.01]
-    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
+    for lo, hi in itertools.pairwise(edges):
         m = answered & (conf >= lo) & (conf < hi)
         if m.any():
             print(f"  [{lo:.1f}, {min(hi, 1.0):.1f})  {m.sum():4d}   {ok[m].mean():.2f}")
@@ -164,9 +165,8 @@ def main() -> int:
         cells = "".join(f"{s[k]:>20d}" if isinstance(s[k], int) else f"{s[k]:>20.3f}" for k in keys)
         print(f"{r.name:40s}{cells}")
     if len(summaries) > 1 and summaries[1]["acc_legible"] > 0:
-        print(
-            f"\nreader / baseline, exact on legible: {summaries[0]['acc_legible'] / summaries[1]['acc_legible']:.1f}x"
-        )
+        ratio = summaries[0]["acc_legible"] / summaries[1]["acc_legible"]
+        print(f"\nreader / baseline, exact on legible: {ratio:.1f}x")
     reliability(results[0], crops)
     if args.errors:
         print("\nwrong or missing reads (file, label, read, confidence):")

@@ -11,6 +11,7 @@ from datetime import datetime
 import msgspec
 
 from .job_setup import JobSetup
+from .results import Target, TrackingStats
 from .status import ErrorInfo, VideoInfo, utcnow
 
 
@@ -37,12 +38,23 @@ class Segment(msgspec.Struct, kw_only=True):
         return self.end_s - self.start_s
 
 
-class TrackingStats(msgspec.Struct, kw_only=True):
-    frames_decoded: int = 0
-    frames_detected: int = 0
-    ocr_reads: int = 0
-    fps_processed: float = 0.0
-    stage_seconds: dict[str, float] = {}
+class ExportSpec(msgspec.Struct, kw_only=True):
+    """What the exporter needs to cut and assemble, copied from the job setup into each event."""
+
+    video_key: str
+    video: VideoInfo
+    pre_roll_s: float
+    post_roll_s: float
+    clip_mode: str
+    reel: bool
+
+    @classmethod
+    def from_work(cls, work: TrackWork) -> ExportSpec:
+        s = work.setup
+        return cls(
+            video_key=work.video_key, video=work.video, pre_roll_s=s.pre_roll_s,
+            post_roll_s=s.post_roll_s, clip_mode=s.clip_mode.value, reel=s.reel,
+        )  # fmt: skip
 
 
 class _Event(msgspec.Struct, tag_field="kind", kw_only=True):
@@ -95,16 +107,15 @@ class TrackingProgress(_Event, tag="tracking_progress"):
 
 class SegmentFound(_Event, tag="segment"):
     segment: Segment
-    video_key: str
-    pre_roll_s: float
-    post_roll_s: float
-    clip_mode: str
+    export: ExportSpec
 
 
 class TrackingDone(_Event, tag="tracking_done"):
     segments: list[Segment]
     stats: TrackingStats
-    video_key: str
+    export: ExportSpec
+    target: Target
+    mode: str
     timeline_key: str | None = None
     overlay_key: str | None = None
 

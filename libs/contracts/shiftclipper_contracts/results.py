@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import msgspec
 
-from .events import TrackingStats
 from .status import VideoInfo
 
 
@@ -13,6 +12,14 @@ class Target(msgspec.Struct, kw_only=True):
     color: str
     opponent_color: str | None = None
     camera_mode: str
+
+
+class TrackingStats(msgspec.Struct, kw_only=True):
+    frames_decoded: int = 0
+    frames_detected: int = 0
+    ocr_reads: int = 0
+    fps_processed: float = 0.0
+    stage_seconds: dict[str, float] = {}
 
 
 class ClipInfo(msgspec.Struct, kw_only=True):

@@ -54,8 +54,16 @@ def bgr_to_lab(pixels_bgr: np.ndarray) -> np.ndarray:
     return cv2.cvtColor(img.astype(np.float32) * (1.0 / 255.0), cv2.COLOR_BGR2Lab).reshape(-1, 3)
 
 
+CHROMATIC_C = 18.0
+"""CIELAB chroma above which a pixel counts as coloured (jersey dye) rather than white/grey/black."""
+CHROMATIC_SHARE = 0.3
+"""A torso whose coloured pixels reach this share is described by them alone: close-ups are half
+white number and stripes, which would drag a plain median to grey. Below it (white or black
+jerseys with coloured trim) the plain median describes the jersey."""
+
+
 def torso_lab(image: np.ndarray, box_norm: Box) -> Lab | None:
-    """Median CIELAB colour of the torso band, or None when the band is too small to sample."""
+    """Jersey colour of the torso band in CIELAB, or None when the band is too small to sample."""
     crop = torso_crop(image, box_norm)
     if crop is None:
         return None
@@ -63,7 +71,11 @@ def torso_lab(image: np.ndarray, box_norm: Box) -> Lab | None:
     scale = COLOUR_SAMPLE_PX / max(h, w)
     if scale < 1.0:
         crop = cv2.resize(crop, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-    med = np.median(bgr_to_lab(crop), axis=0)
+    lab = bgr_to_lab(crop).reshape(-1, 3)
+    coloured = np.hypot(lab[:, 1], lab[:, 2]) > CHROMATIC_C
+    if coloured.mean() >= CHROMATIC_SHARE:
+        lab = lab[coloured]
+    med = np.median(lab, axis=0)
     return float(med[0]), float(med[1]), float(med[2])
 
 

@@ -33,7 +33,9 @@ _SRGB_TO_XYZ = np.array(
 _D65_WHITE = np.array([0.95047, 1.0, 1.08883])
 _EPS = (6 / 29) ** 3
 LIGHTNESS_WEIGHT = 0.5
-CHROMA_WEIGHT = 0.5
+CHROMA_WEIGHT = 1.0
+DESATURATION_WEIGHT = 0.2
+DESATURATION_FLOOR = 0.3
 
 
 def hex_to_rgb(value: str) -> tuple[int, int, int]:
@@ -63,24 +65,27 @@ def hex_to_lab(value: str) -> Lab:
     return rgb_to_lab(hex_to_rgb(value))
 
 
-def lab_distance(a: Lab, b: Lab) -> float:
-    """Illumination-tolerant ΔE between two colours (see the module docstring)."""
-    l1, a1, b1 = a
-    l2, a2, b2 = b
-    d_c = math.hypot(a1, b1) - math.hypot(a2, b2)
-    d_h2 = max((a1 - a2) ** 2 + (b1 - b2) ** 2 - d_c * d_c, 0.0)  # rounding can make it slightly negative
-    return math.sqrt((LIGHTNESS_WEIGHT * (l1 - l2)) ** 2 + (CHROMA_WEIGHT * d_c) ** 2 + d_h2)
+def lab_distance(measured: Lab, reference: Lab) -> float:
+    """Illumination-tolerant distance from a measured torso colour to a reference jersey colour."""
+    return float(lab_distance_array(np.asarray(measured), np.asarray(reference)))
 
 
-def lab_distance_array(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
-    """`lab_distance` over arrays of colours (..., 3), broadcasting."""
-    x = np.asarray(a, dtype=np.float64)
-    y = np.asarray(b, dtype=np.float64)
-    d_l = x[..., 0] - y[..., 0]
-    d_ab2 = (x[..., 1] - y[..., 1]) ** 2 + (x[..., 2] - y[..., 2]) ** 2
-    d_c = np.hypot(x[..., 1], x[..., 2]) - np.hypot(y[..., 1], y[..., 2])
-    d_h2 = np.maximum(d_ab2 - d_c**2, 0.0)  # rounding can make it slightly negative
-    return np.sqrt((LIGHTNESS_WEIGHT * d_l) ** 2 + (CHROMA_WEIGHT * d_c) ** 2 + d_h2)
+def lab_distance_array(measured: npt.ArrayLike, reference: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    """Asymmetric on purpose: references are idealised ("red" is #ff0000, chroma 104) while cameras
+    desaturate (a red jersey on video measures chroma 40-50). So losing chroma relative to the
+    reference is cheap down to DESATURATION_FLOOR of it, and the hue difference is the arc at the
+    *measured* chroma. A white or grey torso against a saturated reference falls below the floor and
+    pays the full chroma difference, so it is still rejected."""
+    x = np.asarray(measured, dtype=np.float64)
+    y = np.asarray(reference, dtype=np.float64)
+    c_x, c_y = np.hypot(x[..., 1], x[..., 2]), np.hypot(y[..., 1], y[..., 2])
+    d_c = c_x - c_y
+    desaturated = (d_c < 0) & (c_x >= DESATURATION_FLOOR * c_y)
+    chroma_term = np.where(desaturated, DESATURATION_WEIGHT * d_c, CHROMA_WEIGHT * d_c)
+    dh = np.abs(np.arctan2(x[..., 2], x[..., 1]) - np.arctan2(y[..., 2], y[..., 1]))
+    dh = np.minimum(dh, 2 * np.pi - dh)
+    hue_term = 2 * np.minimum(c_x, c_y) * np.sin(dh / 2)
+    return np.sqrt((LIGHTNESS_WEIGHT * (x[..., 0] - y[..., 0])) ** 2 + chroma_term**2 + hue_term**2)
 
 
 def color_match(torso_lab: Lab, team_lab: Lab, opponent_lab: Lab | None, max_distance: float) -> float:

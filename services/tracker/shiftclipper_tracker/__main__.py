@@ -1,0 +1,35 @@
+"""Run a tracker: `python -m shiftclipper_tracker`. Models load once, before the first job."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+
+from shiftclipper_common.bus import close, connect
+from shiftclipper_common.logs import configure_logging
+from shiftclipper_common.storage import ObjectStore
+from shiftclipper_contracts.config import load_config, public_config
+
+from .pipeline import Models
+from .worker import TrackerWorker
+
+
+async def main() -> None:
+    config = load_config()
+    log = configure_logging("tracker", config.log_json, config.log_level)
+    log.info("starting", config=public_config(config))
+    models = await asyncio.to_thread(Models, config)
+    log.info("models loaded", model=config.model_path)
+    nc, js = await connect(config, "tracker")
+    store = await ObjectStore(config).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await TrackerWorker(config, js, store, models).run(stop)
+    await store.close()
+    await close(nc)
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,197 @@
+"""The tracker worker: pull tracking work, heartbeat, honour cancel, checkpoint, publish events.
+
+Failure policy: an unreadable video fails at once (retrying cannot help); any other error is retried
+with backoff (`nak(delay=)`) until `max_attempts` deliveries, then the job is failed and the work
+message terminated. A redelivered job resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from typing import Any
+
+import msgspec
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
+
+from shiftclipper_common.bus import publish_event
+from shiftclipper_common.storage import ObjectStore
+from shiftclipper_contracts import events as ev
+from shiftclipper_contracts import names
+from shiftclipper_contracts.config import ServiceConfig
+from shiftclipper_contracts.results import Target
+from shiftclipper_contracts.status import ErrorInfo, JobState, StatusRecord
+
+from .decode import VideoError
+from .pipeline import Cancelled, Hooks, Models, Outcome, track_video
+
+log = structlog.get_logger()
+_work_decoder = msgspec.json.Decoder(ev.TrackWork)
+_status_decoder = msgspec.json.Decoder(StatusRecord)
+CANCEL_POLL_S = 0.5
+BACKOFF_S = (2.0, 10.0, 30.0, 60.0)
+
+
+class TrackerWorker:
+    def __init__(self, config: ServiceConfig, js: JetStreamContext, store: ObjectStore, models: Models) -> None:
+        self.config, self.js, self.store, self.models = config, js, store, models
+        self.name = f"tracker@{socket.gethostname()}"
+        self.status_kv: KeyValue
+        self.checkpoints: KeyValue
+
+    async def run(self, stop: asyncio.Event) -> None:
+        self.status_kv = await self.js.key_value(names.STATUS_BUCKET)
+        self.checkpoints = await self.js.key_value(names.CHECKPOINT_BUCKET)
+        sub = await self.js.pull_subscribe_bind(names.TRACKER_CONSUMER, stream=names.WORK_STREAM)
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await sub.fetch(1, timeout=2.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except nats.errors.Error as exc:
+                    log.warning("fetch failed", error=str(exc))
+                    await asyncio.sleep(0.5)
+                    continue
+                for msg in msgs:
+                    await self.handle(msg)
+        finally:
+            with contextlib.suppress(Exception):
+                await sub.unsubscribe()
+
+    async def _status(self, job_id: str) -> StatusRecord | None:
+        try:
+            entry = await self.status_kv.get(job_id)
+        except KeyNotFoundError:
+            return None
+        return _status_decoder.decode(entry.value) if entry.value else None
+
+    async def handle(self, msg: Msg) -> None:
+        work = _work_decoder.decode(msg.data)
+        delivered = msg.metadata.num_delivered or 1
+        bound = log.bind(job_id=work.job_id, attempt=work.attempt, delivery=delivered)
+        status = await self._status(work.job_id)
+        if status is not None and status.attempt < work.attempt:
+            await msg.nak(delay=1.0)  # the projector has not applied this attempt's `queued` yet
+            return
+        if status is None or status.attempt > work.attempt or status.status == JobState.cancelled:
+            bound.info("work skipped: job deleted, cancelled or superseded")
+            await msg.ack()
+            return
+        if delivered > self.config.max_attempts:
+            await self._fail(msg, work, "max_attempts", f"tracking failed {delivered - 1} times")
+            return
+        await publish_event(
+            self.js, ev.TrackingStarted(job_id=work.job_id, attempt=work.attempt, worker=self.name), str(delivered)
+        )
+        bound.info("tracking started")
+        try:
+            outcome = await self._track(msg, work)
+        except Cancelled:
+            await publish_event(self.js, ev.JobCancelled(job_id=work.job_id, attempt=work.attempt), "")
+            await msg.ack()
+            bound.info("tracking cancelled")
+            return
+        except VideoError as exc:
+            await self._fail(msg, work, exc.code, exc.message)
+            return
+        except Exception as exc:
+            bound.exception("tracking error")
+            if delivered >= self.config.max_attempts:
+                await self._fail(msg, work, "tracking_error", f"{exc.__class__.__name__}: {exc}")
+            else:
+                await msg.nak(delay=BACKOFF_S[min(delivered - 1, len(BACKOFF_S) - 1)])
+            return
+        await self._finish(work, outcome)
+        await msg.ack()
+        with contextlib.suppress(Exception):
+            await self.checkpoints.purge(work.job_id)
+        bound.info("tracking done", segments=len(outcome.segments))
+
+    async def _track(self, msg: Msg, work: ev.TrackWork) -> Outcome:
+        loop = asyncio.get_running_loop()
+        stop_flag = asyncio.Event()
+        export = ev.ExportSpec.from_work(work)
+
+        def call(coro: Any) -> Any:  # from the tracking thread into the event loop
+            return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+        def on_segment(segment: ev.Segment) -> None:
+            event = ev.SegmentFound(job_id=work.job_id, attempt=work.attempt, segment=segment, export=export)
+            call(publish_event(self.js, event, str(segment.index)))
+
+        def on_progress(fraction: float, speed: float) -> None:
+            remaining = (1 - fraction) * work.video.duration_s / speed if speed > 0 else None
+            event = ev.TrackingProgress(
+                job_id=work.job_id, attempt=work.attempt, progress=fraction, eta_s=remaining, fps=speed * work.video.fps
+            )
+            call(publish_event(self.js, event, None))
+
+        def on_checkpoint(state: dict[str, Any]) -> None:
+            call(self.checkpoints.put(work.job_id, msgspec.json.encode({"attempt": work.attempt, **state})))
+
+        hooks = Hooks(on_segment, on_progress, on_checkpoint, stop_flag.is_set)
+        checkpoint = await self._checkpoint(work)
+        url = await self.store.presign_internal_get(work.video_key)
+        watcher = asyncio.create_task(self._heartbeat(msg, work, stop_flag))
+        try:
+            return await asyncio.to_thread(track_video, self.models, url, work, hooks, checkpoint)
+        finally:
+            watcher.cancel()
+
+    async def _checkpoint(self, work: ev.TrackWork) -> dict[str, Any] | None:
+        try:
+            entry = await self.checkpoints.get(work.job_id)
+        except KeyNotFoundError:
+            return None
+        state = msgspec.json.decode(entry.value or b"{}")
+        if state.get("attempt") != work.attempt:
+            return None
+        log.info("resuming from checkpoint", job_id=work.job_id, frame=state["core"].get("last_frame_index"))
+        return state
+
+    async def _heartbeat(self, msg: Msg, work: ev.TrackWork, stop_flag: asyncio.Event) -> None:
+        """Keep the message ours (in_progress) and notice a cancel within CANCEL_POLL_S."""
+        beat_every = max(1.0, self.config.ack_wait_s / 4)
+        since_beat = 0.0
+        while True:
+            await asyncio.sleep(CANCEL_POLL_S)
+            since_beat += CANCEL_POLL_S
+            with contextlib.suppress(Exception):
+                status = await self._status(work.job_id)
+                if status is None or status.status == JobState.cancelled or status.attempt > work.attempt:
+                    stop_flag.set()
+            if since_beat >= beat_every:
+                since_beat = 0.0
+                with contextlib.suppress(Exception):
+                    await msg.in_progress()
+
+    async def _finish(self, work: ev.TrackWork, outcome: Outcome) -> None:
+        timeline_key = names.debug_key(work.job_id, "timeline.json")
+        await self.store.put_bytes(timeline_key, msgspec.json.encode(outcome.timeline), "application/json")
+        setup = work.setup
+        target = Target(
+            number=setup.jersey_number,
+            color=setup.jersey_color,
+            opponent_color=setup.opponent_color,
+            camera_mode=setup.camera_mode.value,
+        )
+        done = ev.TrackingDone(
+            job_id=work.job_id, attempt=work.attempt, segments=outcome.segments, stats=outcome.stats,
+            export=ev.ExportSpec.from_work(work), target=target, mode=setup.mode.value, timeline_key=timeline_key,
+        )  # fmt: skip
+        await publish_event(self.js, done, "")
+
+    async def _fail(self, msg: Msg, work: ev.TrackWork, code: str, message: str) -> None:
+        error = ErrorInfo(code=code, message=message)
+        await publish_event(
+            self.js, ev.JobFailed(job_id=work.job_id, attempt=work.attempt, error=error, stage="track"), ""
+        )
+        await msg.term()
+        log.warning("job failed", job_id=work.job_id, code=code, message=message)
