@@ -80,10 +80,29 @@ def _mod_err(got: int, want: int) -> int:
     return d - SEG_FRAMES if d > SEG_FRAMES // 2 else d
 
 
-def accuracy(path: str, start: float, end: float) -> Accuracy:
-    """Frame errors of the clip's first and last frames vs frames ceil(start*fps) .. ceil(end*fps)-1."""
-    want_first = int(-(-(start - 0.25 / FPS) * FPS // 1)) % SEG_FRAMES
-    want_last = (int(-(-(end - 0.25 / FPS) * FPS // 1)) - 1) % SEG_FRAMES
+def expected_codes(game: str, start: float, end: float) -> tuple[int, int]:
+    """Codes of the source frames a clip [start, end) must begin and end with (decoded from the game:
+    the concat gives segments after the first a constant offset of one AAC priming delay, 21 ms)."""
+    eps = 0.25 / FPS
+    with av.open(game) as c:
+        v = c.streams.video[0]
+        tb = v.time_base or 1
+
+        def around(t: float) -> tuple[int, int]:
+            """(code of the last frame before t, code of the first frame at or after t)."""
+            c.seek(max(0, int((t - 1) / tb)), stream=v)
+            prev = -1
+            for f in c.decode(v):
+                if float(f.time or 0) >= t - eps:
+                    return prev, read_frame_index(f)
+                prev = read_frame_index(f)
+            return prev, -1
+
+        return around(start)[1], around(end)[0]
+
+
+def accuracy(path: str, want: tuple[int, int]) -> Accuracy:
+    """Frame errors of the clip's first and last frames against the wanted source frames."""
     with av.open(path) as c:
         v = c.streams.video[0]
         first = read_frame_index(next(c.decode(v)))
@@ -92,10 +111,12 @@ def accuracy(path: str, start: float, end: float) -> Accuracy:
         for last_frame in c.decode(v):  # noqa: B007
             pass
         last = read_frame_index(last_frame) if last_frame is not None else -1
-    return Accuracy(_mod_err(first, want_first), _mod_err(last, want_last))
+    return Accuracy(_mod_err(first, want[0]), _mod_err(last, want[1]))
 
 
-def run_mode(game: Path, out: Path, mode: str, cuts: list[tuple[float, float]]) -> tuple[float, list[Accuracy]]:
+def run_mode(
+    game: Path, out: Path, mode: str, cuts: list[tuple[float, float]], wants: list[tuple[int, int]]
+) -> tuple[float, list[Accuracy]]:
     info = probe_media(str(game))
     total, acc = 0.0, []
     for i, (s, e) in enumerate(cuts):
@@ -105,7 +126,7 @@ def run_mode(game: Path, out: Path, mode: str, cuts: list[tuple[float, float]]) 
         total += time.perf_counter() - t
         if res.mode != mode:
             print(f"  {mode} clip {i} fell back to {res.mode}: {res.fallback_reason}")
-        acc.append(accuracy(str(dst), s, e))
+        acc.append(accuracy(str(dst), wants[i]))
     return total, acc
 
 
@@ -124,10 +145,11 @@ def main() -> None:
     cuts = shifts(info.video.duration_s, args.shifts)
     clip_s = sum(e - s for s, e in cuts)
     print(f"{len(cuts)} shifts, {clip_s:.0f} s of clips")
+    wants = [expected_codes(str(game), s, e) for s, e in cuts]
     results: dict[str, tuple[float, list[Accuracy], int]] = {}
     for mode in ("copy", "smart", "reencode"):
         subset = cuts[: args.reencode_clips] if mode == "reencode" and args.reencode_clips else cuts
-        seconds, acc = run_mode(game, args.out / "clips", mode, subset)
+        seconds, acc = run_mode(game, args.out / "clips", mode, subset, wants)
         results[mode] = (seconds, acc, len(subset))
     video_s = info.video.duration_s
     print(f"\n{'mode':9} {'clips':>5} {'total s':>8} {'per clip':>8} {'RTF(game)':>9} {'x copy':>7}  "

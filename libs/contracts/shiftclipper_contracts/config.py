@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Annotated
 
 import msgspec
@@ -54,10 +55,10 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 
 def load_config(env: dict[str, str] | None = None, **overrides: object) -> ServiceConfig:
     """Build the config from the environment, then explicit overrides. Raises msgspec.ValidationError."""
-    env = os.environ if env is None else env
+    source: Mapping[str, str] = os.environ if env is None else env
     values: dict[str, object] = {}
     for name in ServiceConfig.__struct_fields__:
-        raw = env.get(ENV_PREFIX + name.upper())
+        raw = source.get(ENV_PREFIX + name.upper())
         if raw is not None:
             values[name] = raw
     values.update(overrides)

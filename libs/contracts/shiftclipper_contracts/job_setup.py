@@ -207,7 +207,7 @@ def setup_from_obj(obj: Any) -> JobSetup:
         raise SetupError("setup must be a JSON object", "$")
     renamed: dict[str, Any] = {}
     for key, value in obj.items():
-        canonical = SETUP_ALIASES.get(key, key)
+        canonical = SETUP_ALIASES.get(str(key), str(key))
         if canonical in renamed:
             raise SetupError(f"field given twice (as {key!r} and its alias)", f"$.{canonical}")
         renamed[canonical] = value

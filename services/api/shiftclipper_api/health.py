@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.core import GaugeMetricFamily
@@ -40,7 +42,7 @@ class JobsByState(Collector):
     def __init__(self, cache: StatusCache) -> None:
         self.cache = cache
 
-    def collect(self):  # type: ignore[no-untyped-def]
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         family = GaugeMetricFamily("shiftclipper_jobs", "Jobs by status", labels=["status"])
         counts = dict.fromkeys(JobState, 0)
         for record in self.cache.records.values():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
+from collections.abc import Iterator
 
 import msgspec
 import structlog
@@ -84,7 +85,7 @@ class StatusCache:
                 await self._changed.wait_for(done)
 
     @contextlib.contextmanager
-    def subscribe(self, job_id: str):  # type: ignore[no-untyped-def]
+    def subscribe(self, job_id: str) -> Iterator[asyncio.Queue[StatusRecord | None]]:
         queue: asyncio.Queue[StatusRecord | None] = asyncio.Queue()
         self._listeners[job_id].add(queue)
         try:

@@ -7,6 +7,7 @@ import asyncio
 import msgspec
 import nats.errors
 import structlog
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
@@ -70,7 +71,7 @@ async def _consume(kv: KeyValue, sub: JetStreamContext.PullSubscription, stop: a
             await _project_one(kv, msg)
 
 
-async def _project_one(kv: KeyValue, msg: nats.aio.msg.Msg) -> None:
+async def _project_one(kv: KeyValue, msg: Msg) -> None:
     try:
         event = decode_event(msg.data)
     except msgspec.DecodeError as exc:

@@ -16,8 +16,6 @@ vectorises cheaply over many torsos.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import numpy.typing as npt
 

@@ -1,0 +1,67 @@
+"""`shiftclipper up`: the embedded stack starts, serves, stops cleanly on Ctrl-C, and a second `up`
+on the same data directory still has every earlier job."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from shiftclipper_common.localinfra import free_port
+
+pytestmark = pytest.mark.slow
+
+
+def _up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], dict]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "shiftclipper_cli.main", "up", "--data-dir", str(data_dir), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("SHIFTCLIPPER_")},
+    )  # fmt: skip
+    lines = []
+    deadline = time.monotonic() + 240
+    assert proc.stdout is not None
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        lines.append(line)
+        if line.startswith("API key"):
+            info = json.loads((data_dir / "stack.json").read_text())
+            return proc, info
+        if proc.poll() is not None:
+            break
+    proc.kill()
+    raise AssertionError("up did not start: " + "".join(lines))
+
+
+def _children_of(pid: int) -> list[int]:
+    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(x) for x in out.split()]
+
+
+def test_up_restart_keeps_jobs(tmp_path):
+    data_dir, port = tmp_path / "data", free_port()
+    proc, info = _up(data_dir, port)
+    key = info["api_key"].partition(":")[2]
+    client = httpx.Client(base_url=info["api_url"], headers={"X-API-Key": key}, timeout=30)
+    job_id = client.post("/jobs", json={"name": "persisted"}).json()["job_id"]
+    children = _children_of(proc.pid)
+    assert len(children) == 5  # nats, s3, api, tracker, exporter
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(60) == 0
+    assert all(not Path(f"/proc/{pid}").exists() for pid in children)
+
+    proc2, info2 = _up(data_dir, port)
+    try:
+        client2 = httpx.Client(base_url=info2["api_url"], headers={"X-API-Key": key}, timeout=30)
+        again = client2.get(f"/jobs/{job_id}")
+        assert again.status_code == 200 and again.json()["name"] == "persisted"
+    finally:
+        proc2.send_signal(signal.SIGINT)
+        proc2.wait(60)
