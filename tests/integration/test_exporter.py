@@ -38,9 +38,12 @@ async def test_segments_become_clips_reel_and_results(infra, stack, tmp_path):
     nc, js = await connect(infra.config, "fake-tracker")
     video_info = uploaded.json()["video"]
     work = ev.TrackWork(
-        job_id=job_id, attempt=1, video_key=f"jobs/{job_id}/input/video.mp4",
-        video=ev.VideoInfo(**video_info), setup=JobSetup(jersey_number="19", jersey_color="#ff0000", pre_roll_s=1.0, post_roll_s=1.0),
-    )  # fmt: skip
+        job_id=job_id,
+        attempt=1,
+        video_key=f"jobs/{job_id}/input/video.mp4",
+        video=ev.VideoInfo(**video_info),
+        setup=JobSetup(jersey_number="19", jersey_color="#ff0000", pre_roll_s=1.0, post_roll_s=1.0),
+    )
     spec = ev.ExportSpec.from_work(work)
     segments = [
         ev.Segment(index=0, start_s=2.0, end_s=4.0, confidence=0.9),

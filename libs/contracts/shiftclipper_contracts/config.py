@@ -31,7 +31,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 20 * 1024**3
     """Largest accepted video, bytes."""
-    upload_part_bytes: Annotated[int, msgspec.Meta(ge=5 * 1024**2)] = 16 * 1024**2
+    upload_part_bytes: Annotated[int, msgspec.Meta(ge=5 * 1024**2)] = 8 * 1024**2
     """S3 multipart part size used while streaming uploads (bounds gateway memory per upload)."""
     tracker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     """Jobs one tracker process works on at once (the work consumer's MaxAckPending)."""

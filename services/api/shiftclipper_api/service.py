@@ -180,7 +180,7 @@ class JobService:
         log.info("job deleted", job_id=job_id)
 
     async def results(self, principal: Principal, job_id: str) -> Results:
-        job, _ = await self.visible(principal, job_id)
+        await self.visible(principal, job_id)
         try:
             results = _results_decoder.decode(await self.d.store.get_bytes(names.results_key(job_id)))
         except ObjectNotFound:
