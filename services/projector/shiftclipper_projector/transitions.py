@@ -89,7 +89,7 @@ def _move(record: StatusRecord, state: JobState, stage: str, message: str) -> bo
 
 
 def _advance(record: StatusRecord, progress: float) -> None:
-    record.progress = max(record.progress, min(1.0, progress))
+    record.progress = max(record.progress, round(min(1.0, progress), 4))
 
 
 @singledispatch
