@@ -7,23 +7,22 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import get_type_hints
 
 import httpx
 
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 
 from .client import ApiError, Client
-from .stack import DEFAULT_DATA_DIR, Stack, StackInfo, public_key, run_up
+from .stack import DEFAULT_DATA_DIR, Stack, StackInfo, model_problem, public_key, run_up
 
 
 def _doc(field: str) -> str:
-    """A setup field's description, from the contracts."""
-    info = {f.name: f for f in __import__("msgspec").structs.fields(JobSetup)}
-    return (
-        getattr(info[field].type, "__metadata__", [None])[0].description
-        if hasattr(info[field].type, "__metadata__")
-        else ""
-    )
+    """A setup field's description, from the contracts (Annotated[..., Meta(description=...)])."""
+    for meta in getattr(get_type_hints(JobSetup, include_extras=True)[field], "__metadata__", ()):
+        if getattr(meta, "description", None):
+            return str(meta.description)
+    return ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,6 +67,11 @@ def _reachable(url: str) -> bool:
         return False
 
 
+def _running(args: argparse.Namespace) -> bool:
+    info = StackInfo.load(args.data_dir.expanduser())
+    return info is not None and _reachable(info.api_url)
+
+
 def connect(args: argparse.Namespace, allow_start: bool) -> tuple[Client, Stack | None]:
     """A client for --api-url, else the data directory's running stack, else a newly started one."""
     if args.api_url:
@@ -94,6 +98,9 @@ def cmd_clip(args: argparse.Namespace) -> int:
         setup["opponent_color"] = args.opponent_color
     if args.setup_json:
         setup.update(json.loads(args.setup_json))
+    if not args.api_url and not _running(args) and (problem := model_problem()):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     client, stack = connect(args, allow_start=True)
     try:
         return run_clip(client, args.video, setup, args.out)

@@ -99,6 +99,20 @@ def service_env(info: StackInfo, host: str) -> dict[str, str]:
     return env
 
 
+def model_problem() -> str | None:
+    """Why the tracker could not load its detector here, or None. Checked before starting anything,
+    so a missing model is one clear message instead of a tracker that restarts forever."""
+    from shiftclipper_contracts.config import load_config
+
+    path = Path(load_config().model_path).expanduser()
+    if path.is_file():
+        return None
+    return (
+        f"no detector weights at {path}: set SHIFTCLIPPER_MODEL_PATH to a .pt, .onnx, .engine or .tflite file "
+        "(this build never downloads models at run time)"
+    )
+
+
 def public_key(info: StackInfo) -> str:
     """The key a client presents (the part after `name:`)."""
     first = info.api_key.split(",")[0]
@@ -172,6 +186,8 @@ def run_up(data_dir: Path, host: str, port: int) -> int:
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    if problem := model_problem():
+        print(f"warning: {problem}; jobs will wait in the queue until a tracker can start", file=sys.stderr)
     try:
         info = stack.start()
         print(f"ShiftClipper is running at {info.api_url}  (web UI, API, /schema)")

@@ -24,6 +24,7 @@ from .jobs_repo import JobsRepo
 from .routes import ROUTES
 from .service import JobService
 from .status_cache import StatusCache
+from .ui import UI_ROUTES
 
 
 def create_app(config: ServiceConfig, embed_projector: bool = True) -> Litestar:
@@ -57,7 +58,7 @@ def create_app(config: ServiceConfig, embed_projector: bool = True) -> Litestar:
             await close(nc)
 
     return Litestar(
-        route_handlers=[*ROUTES, *HEALTH_ROUTES],
+        route_handlers=[*ROUTES, *HEALTH_ROUTES, *UI_ROUTES],
         dependencies={"principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],
