@@ -10,7 +10,7 @@ from pathlib import Path
 
 import httpx
 
-from shiftclipper_common.localinfra import ManagedProcess, free_port
+from shiftclipper_common.localinfra import ManagedProcess, free_port, wait_http_ready
 from shiftclipper_contracts.config import ServiceConfig
 
 
@@ -47,17 +47,10 @@ def gateway(config: ServiceConfig, logs: Path, **extra: str) -> Iterator[str]:
 
 
 def wait_ready(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not proc.alive:
-            raise RuntimeError(f"{proc.name} died; log: {proc.log_path.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health/ready", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready")
+    try:
+        wait_http_ready(f"{url}/health/ready", lambda: proc.alive, timeout)
+    except RuntimeError:
+        raise RuntimeError(f"{proc.name} died; log: {proc.log_path.read_text()[-3000:]}") from None
 
 
 def wait_status(client: httpx.Client, job_id: str, states: set[str], timeout: float = 300.0) -> dict:

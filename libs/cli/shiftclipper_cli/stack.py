@@ -12,14 +12,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import httpx
-
 from shiftclipper_common.localinfra import (
     ManagedProcess,
     S3Credentials,
     free_port,
     nats_process,
     seaweed_process,
+    wait_http_ready,
     wait_s3_ready,
 )
 
@@ -148,16 +147,14 @@ class Stack:
         return self.info
 
     def wait_ready(self, timeout: float = 180.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.supervise()
-            try:
-                if httpx.get(f"{self.info.api_url}/health/ready", timeout=2).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.3)
-        raise TimeoutError(f"the gateway did not become ready; see {self.data_dir / 'logs'}")
+        def alive() -> bool:
+            self.supervise()  # a child that dies while starting is restarted, not waited on forever
+            return True
+
+        try:
+            wait_http_ready(f"{self.info.api_url}/health/ready", alive, timeout)
+        except TimeoutError:
+            raise TimeoutError(f"the gateway did not become ready; see {self.data_dir / 'logs'}") from None
 
     def supervise(self) -> None:
         """Restart any child that died (with backoff between repeated restarts)."""

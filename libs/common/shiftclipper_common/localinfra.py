@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -48,6 +48,23 @@ def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | 
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"port {port} did not open within {timeout}s")
+
+
+def wait_http_ready(url: str, alive: Callable[[], bool] = lambda: True, timeout: float = 60.0) -> None:
+    """Poll `url` until it answers 200; fail early when `alive()` says the server process died."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive():
+            raise RuntimeError(f"the server behind {url} exited")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} did not become ready within {timeout}s")
 
 
 @dataclass

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import signal
+import sys
 
-from shiftclipper_common.bus import close, connect
-from shiftclipper_common.logs import configure_logging
-from shiftclipper_common.storage import ObjectStore
-from shiftclipper_contracts.config import load_config, public_config
+from shiftclipper_common.service import run_service
+from shiftclipper_contracts.config import ServiceConfig
 
 from .pipeline import Models
 from .worker import TrackerWorker
 
+_models: list[Models] = []
 
-async def main() -> None:
-    config = load_config()
-    log = configure_logging("tracker", config.log_json, config.log_level)
-    log.info("starting", config=public_config(config))
-    models = await asyncio.to_thread(Models, config)
-    log.info("models loaded", model=config.model_path)
-    nc, js = await connect(config, "tracker")
-    store = await ObjectStore(config).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await TrackerWorker(config, js, store, models).run(stop)
-    await store.close()
-    await close(nc)
+
+def load_models(config: ServiceConfig) -> None:
+    try:
+        _models.append(Models(config))
+    except FileNotFoundError as exc:
+        # A clear message instead of a traceback; the supervisor restarts us with backoff.
+        sys.exit(f"tracker: {exc}; set SHIFTCLIPPER_MODEL_PATH to detector weights (.pt/.onnx/.engine/.tflite)")
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    asyncio.run(
+        run_service(
+            "tracker",
+            lambda config, js, store, stop: TrackerWorker(config, js, store, _models[0]).run(stop),
+            prepare=load_models,
+        )
+    )

@@ -182,9 +182,9 @@ class JerseyReader:
                 if limits[i] > 1 and (counts[i] == 0 or (sums[i] / counts[i]).max() < self.early_accept)
             }
             more_sums, more_counts = self._run_views(crops, rest, 1)
-            for i in rest:
-                sums[i] = sums.get(i, 0.0) + more_sums.get(i, 0.0)
-                counts[i] += more_counts.get(i, 0)
+            for i, extra in more_sums.items():
+                sums[i] = sums[i] + extra if i in sums else extra
+                counts[i] += more_counts[i]
         out: list[NumberRead | None] = [None] * len(crops)
         for i in readable:
             if counts[i] == 0:

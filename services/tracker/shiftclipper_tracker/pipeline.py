@@ -2,12 +2,20 @@
 
 Synchronous (runs in a worker thread); talks to the outside only through the callbacks it is given.
 Models are created once per process by `Models` and reused for every job.
+
+Speed (SPEC §5, 2-core CPU): frames are decoded ahead on a background thread (FFmpeg, the swscale
+conversion, LiteRT and ONNX Runtime all release the GIL, so decoding overlaps inference); OCR runs on at
+most `SpeedOptions.ocr_crops_per_frame` crops a frame, the ones most likely to change a decision first; and
+tracks whose vote is already decided are re-checked with one recogniser view instead of the full set.
+Per-stage wall seconds go to `TrackingStats.stage_seconds`.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +36,23 @@ DECODE_MAX_HEIGHT = 720
 """Frames are downscaled to this many rows while decoding: enough for jersey digits, cheap to convert."""
 CHECKPOINT_EVERY_S = 10.0
 PROGRESS_EVERY_S = 1.0
+STAGES = ("decode", "decode_wait", "detect", "colour", "ocr", "core")
+"""Keys of `stage_seconds` (plus "track", the whole run). "decode" runs on its own thread, overlapped with the
+rest; "decode_wait" is how long the frame loop waited for it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedOptions:
+    decode_ahead: int = 3
+    """Frames decoded ahead on a background thread; 0 decodes inline."""
+    ocr_crops_per_frame: int = 2
+    """At most this many crops are read a frame (0: no limit). Tracks not asked wait for a later frame."""
+    decided_views: int = 1
+    """Recogniser views for a re-check of a track whose vote is already decided (0: all views)."""
+
+
+NAIVE = SpeedOptions(decode_ahead=0, ocr_crops_per_frame=0, decided_views=0)
+"""The straightforward loop, for benchmarks: inline decode, every wanted crop read with every view."""
 
 
 class Models:
@@ -69,7 +94,12 @@ class _Run:
 
 
 def track_video(
-    models: Models, src: str, work: TrackWork, hooks: Hooks, checkpoint: dict[str, Any] | None = None
+    models: Models,
+    src: str,
+    work: TrackWork,
+    hooks: Hooks,
+    checkpoint: dict[str, Any] | None = None,
+    speed: SpeedOptions = SpeedOptions(),
 ) -> Outcome:
     """Run the whole video (or the rest of it, from `checkpoint`) through the core."""
     tuning = work.setup.effective_tuning()
@@ -79,43 +109,188 @@ def track_video(
         run = _Run(core, segments=msgspec.convert(checkpoint["segments"], list[Segment]))
     else:
         run = _Run(TrackingCore(work.setup, tuning, fps))
+    run.stats.stage_seconds = dict.fromkeys(STAGES, 0.0)
     start_frame = (run.core.last_frame_index or -1) + 1
     every_s = 1.0 / min(fps, tuning.detect_fps)
     models.detector.reset(sample_fps=1.0 / every_s)
-    for frame in iter_frames(src, every_s, DECODE_MAX_HEIGHT, start_frame=start_frame):
-        if hooks.should_stop():
-            raise Cancelled(work.job_id)
-        _process_frame(models, run, frame, tuning.detect_imgsz, tuning.det_conf, hooks)
-        _report(run, frame.t, duration, hooks)
+    frames = _timed(iter_frames(src, every_s, DECODE_MAX_HEIGHT, start_frame=start_frame), run.stats, "decode")
+    with _Prefetch(frames, speed.decode_ahead) as ahead:
+        while True:
+            t0 = time.perf_counter()
+            frame = next(ahead, None)
+            _add(run.stats, "decode_wait", t0)
+            if frame is None:
+                break
+            if hooks.should_stop():
+                raise Cancelled(work.job_id)
+            _process_frame(models, run, frame, tuning.detect_imgsz, tuning.det_conf, speed, hooks)
+            _report(run, frame.t, duration, hooks)
     for segment in run.core.finish(duration):
         run.segments.append(segment)
         hooks.on_segment(segment)
     wall = time.monotonic() - run.started
     run.stats.fps_processed = round(run.stats.frames_decoded / wall, 2) if wall > 0 else 0.0
+    run.stats.stage_seconds = {k: round(v, 3) for k, v in run.stats.stage_seconds.items()}
     run.stats.stage_seconds["track"] = round(wall, 3)
     timeline = [_to_builtins(entry) for entry in run.core.timeline]
     return Outcome(run.segments, run.stats, timeline)
 
 
-def _process_frame(models: Models, run: _Run, frame: DecodedFrame, imgsz: int, conf: float, hooks: Hooks) -> None:
+@dataclass(frozen=True, slots=True)
+class ReadCandidate:
+    """What decides how urgently a track wants OCR on this frame."""
+
+    track_id: int
+    decided: bool
+    """Its vote is already decided by a wide margin (a read is only a re-check for id switches)."""
+    colour_score: float
+    """0..1 match of its torso colour to the jersey colour."""
+    height: float
+    """Box height as a fraction of the frame: taller crops read better."""
+
+
+def read_order(candidates: list[ReadCandidate]) -> list[ReadCandidate]:
+    """Undecided tracks before re-checks; then better colour match, then taller box; ties by track id."""
+    return sorted(candidates, key=lambda c: (c.decided, -round(c.colour_score, 3), -c.height, c.track_id))
+
+
+def pick_reads(
+    candidates: list[ReadCandidate], budget: int, needs_read: Callable[[ReadCandidate], bool]
+) -> list[ReadCandidate]:
+    """Ask `needs_read` in `read_order` until `budget` tracks said yes (0: no limit). Tracks after that are
+    not asked at all, so the core's promise (a yes means OCR runs) holds and they stay due next frame."""
+    chosen: list[ReadCandidate] = []
+    for cand in read_order(candidates):
+        if budget and len(chosen) >= budget:
+            break
+        if needs_read(cand):
+            chosen.append(cand)
+    return chosen
+
+
+def _process_frame(
+    models: Models, run: _Run, frame: DecodedFrame, imgsz: int, conf: float, speed: SpeedOptions, hooks: Hooks
+) -> None:
+    t0 = time.perf_counter()
     people = models.detector.update(frame.image, imgsz=imgsz, conf=conf)
+    t0 = _add(run.stats, "detect", t0)
     run.stats.frames_decoded += 1
     run.stats.frames_detected += 1
-    tracks = [
-        TrackObs(track_id=tid, box=box, det_conf=score, torso_lab=torso_lab(frame.image, box))
+    tracks = {
+        tid: TrackObs(track_id=tid, box=box, det_conf=score, torso_lab=torso_lab(frame.image, box))
         for tid, box, score in people
-    ]
-    wanted = [t for t in tracks if run.core.needs_read(t.track_id, frame.t, t.torso_lab)]
-    crops = [player_crop(frame.image, t.box) for t in wanted]
-    legible = [(t, c) for t, c in zip(wanted, crops, strict=True) if c is not None]
+    }
+    t0 = _add(run.stats, "colour", t0)
+    voter = run.core.voter
+    candidates = []
+    for tid, obs in tracks.items():
+        known = voter.state.tracks.get(tid)
+        lab = known.lab if known is not None and known.lab is not None else obs.torso_lab
+        decided = known is not None and voter._decided(known)
+        candidates.append(ReadCandidate(tid, decided, voter.color_score(lab), obs.box[3] - obs.box[1]))
+    wanted = pick_reads(
+        candidates,
+        speed.ocr_crops_per_frame,
+        lambda c: run.core.needs_read(c.track_id, frame.t, tracks[c.track_id].torso_lab),
+    )
+    legible = []
+    for cand in wanted:
+        crop = player_crop(frame.image, tracks[cand.track_id].box)
+        if crop is not None:
+            legible.append((cand, crop))
     if legible:
-        reads = models.reader.read_batch([c for _, c in legible])
+        all_views = len(models.reader.views)
+        views = [speed.decided_views if c.decided and speed.decided_views else all_views for c, _ in legible]
+        reads = models.reader.read_batch([crop for _, crop in legible], max_views=views)
         run.stats.ocr_reads += len(legible)
-        for (track, _), read in zip(legible, reads, strict=True):
-            track.read = read
-    for segment in run.core.update(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks)):
+        for (cand, _), read in zip(legible, reads, strict=True):
+            tracks[cand.track_id].read = read
+    t0 = _add(run.stats, "ocr", t0)
+    for segment in run.core.update(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=list(tracks.values()))):
         run.segments.append(segment)
         hooks.on_segment(segment)
+    _add(run.stats, "core", t0)
+
+
+def _add(stats: TrackingStats, stage: str, t0: float) -> float:
+    """Add the time since `t0` to `stage`; return now."""
+    now = time.perf_counter()
+    stats.stage_seconds[stage] = stats.stage_seconds.get(stage, 0.0) + now - t0
+    return now
+
+
+def _timed(frames: Iterator[DecodedFrame], stats: TrackingStats, stage: str) -> Iterator[DecodedFrame]:
+    while True:
+        t0 = time.perf_counter()
+        frame = next(frames, None)
+        _add(stats, stage, t0)
+        if frame is None:
+            return
+        yield frame
+
+
+class _Prefetch:
+    """Runs an iterator on a daemon thread, at most `depth` items ahead (depth 0: inline). Errors are re-raised
+    in the consumer; leaving the `with` block stops the producer."""
+
+    _END = object()
+
+    def __init__(self, items: Iterator[DecodedFrame], depth: int) -> None:
+        self._items = items
+        self._depth = depth
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=max(1, depth))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __enter__(self) -> Iterator[DecodedFrame]:
+        if self._depth <= 0:
+            return self._items
+        self._thread = threading.Thread(target=self._produce, name="decode-ahead", daemon=True)
+        self._thread.start()
+        return self._consume()
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            while self._thread.is_alive():  # unblock a producer waiting on a full queue
+                try:
+                    self._queue.get_nowait()
+                except queue.Empty:
+                    self._thread.join(0.05)
+        close = getattr(self._items, "close", None)
+        if close is not None and self._thread is None:
+            close()
+
+    def _produce(self) -> None:
+        try:
+            for item in self._items:
+                if not self._put(item):
+                    break
+            self._put(self._END)
+        except BaseException as e:  # handed to the consumer
+            self._put(e)
+        finally:
+            close = getattr(self._items, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, item: object) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _consume(self) -> Iterator[DecodedFrame]:
+        while True:
+            item = self._queue.get()
+            if item is self._END:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
 
 
 def _report(run: _Run, t: float, duration: float, hooks: Hooks) -> None:

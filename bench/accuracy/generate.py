@@ -1,0 +1,340 @@
+"""Semi-synthetic hockey video with exact ground-truth shifts (SPEC §5 "Tracking accuracy").
+
+Real player crops (`../shared/media/jersey_crops_nhl_ocr/`, labels.csv) are pasted over a drawn rink seen
+from a broadcast camera that pans slowly with the play. The target (one team, one number) is on the ice
+only during known intervals; 3-6 other skaters (teammates, including similar numbers, and opponents) are on
+the ice all the time with line changes; during each shift other skaters cross in front of the target for
+< 1 s; the frame gets a slight blur and sensor noise. Rendering is numpy/cv2, encoding PyAV libx264.
+
+Crop teams come from the torso colour of each crop (red, white, navy in this set). Every target shift uses
+one legible crop of the target number (a different one per shift when there are several).
+
+    from bench.accuracy.generate import generate
+    truth = generate("game.mp4", seconds=60, seed=1)   # truth.shifts: [(start_s, end_s), ...]
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from shiftclipper_tracker.torso import torso_lab
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+CROPS_DIR = SHARED / "media" / "jersey_crops_nhl_ocr"
+DEFAULT_TARGET = ("red", "4")
+"""Red #4: legible in most of its crops; red #14 (a teammate) is the similar-number distractor."""
+
+ICE_TOP = 205
+"""First ice row (the boards are above), at 720 rows; scaled with the frame height."""
+FOOT_MIN, FOOT_MAX = 0.47, 0.99
+"""Range of a skater's foot row, as a fraction of the frame height."""
+HEIGHT_NEAR, HEIGHT_FAR = 0.36, 0.22
+"""Skater height (fraction of frame height) at the bottom and at the top of the ice (perspective)."""
+ENTRY_S = 1.0
+"""The target skates from the bench (top of the ice) to its path, and back, over this long."""
+PAN_AMPLITUDE = 0.45
+"""Camera pan amplitude as a fraction of the frame width."""
+
+
+@dataclass
+class Crop:
+    file: str
+    number: str
+    team: str
+    legible: bool
+    img: np.ndarray
+
+
+@dataclass
+class GroundTruth:
+    video: str
+    duration_s: float
+    fps: int
+    size: tuple[int, int]
+    seed: int
+    number: str
+    team: str
+    color: str
+    """Target jersey colour, #rrggbb, measured from the torso of its crops."""
+    shifts: list[tuple[float, float]]
+    target_crops: list[str] = field(default_factory=list)
+    occlusions: list[float] = field(default_factory=list)
+    """Times at which another skater is centred in front of the target."""
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=1))
+
+
+def _team(lab: tuple[float, float, float]) -> str:
+    light, a, _ = lab
+    if a > 20:
+        return "red"
+    return "white" if light > 60 else "navy"
+
+
+def lab_to_hex(lab: tuple[float, float, float]) -> str:
+    px = np.array([[lab]], dtype=np.float32)
+    bgr = cv2.cvtColor(px, cv2.COLOR_Lab2BGR)[0, 0]
+    b, g, r = (int(round(float(np.clip(c, 0, 1)) * 255)) for c in bgr)
+    return f"#{r:02x}{g:02x}{b:02x}"
+
+
+def load_crops(folder: Path = CROPS_DIR) -> list[Crop]:
+    with (folder / "labels.csv").open(newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["file"] and r["jersey_number"].strip()]
+    crops = []
+    for r in rows:
+        img = cv2.imread(str(folder / r["file"]), cv2.IMREAD_COLOR)
+        if img is None:
+            continue
+        lab = torso_lab(img, (0.0, 0.0, 1.0, 1.0))
+        if lab is None:
+            continue
+        legible = r["review"].startswith(("ok", "corrected"))
+        crops.append(Crop(r["file"], r["jersey_number"].strip(), _team(lab), legible, img))
+    return crops
+
+
+def shift_schedule(duration: float, rng: np.random.Generator) -> list[tuple[float, float]]:
+    """Target on-ice intervals: one central shift for short videos, else 30-60 s on / 60-120 s off, scaled."""
+    if duration < 40:
+        return [(round(0.2 * duration, 3), round(0.8 * duration, 3))]
+    scale = min(1.0, max(0.25, duration / 600))
+    shifts: list[tuple[float, float]] = []
+    t = float(rng.uniform(0.1, 0.5)) * 90 * scale
+    while True:
+        on = float(rng.uniform(30, 60)) * scale
+        if t + on > duration - 2:
+            break
+        shifts.append((round(t, 3), round(t + on, 3)))
+        t += on + float(rng.uniform(60, 120)) * scale
+    return shifts
+
+
+class _Path:
+    """Smooth 2-D wander: a sum of random sinusoids around a centre, in [-1, 1] on each axis."""
+
+    def __init__(self, rng: np.random.Generator, speed: float = 1.0) -> None:
+        self.freq = rng.uniform(1 / 16, 1 / 5, size=(2, 3)) * speed * 2 * math.pi
+        self.phase = rng.uniform(0, 2 * math.pi, size=(2, 3))
+        self.amp = rng.uniform(0.3, 1.0, size=(2, 3))
+        self.amp /= self.amp.sum(axis=1, keepdims=True)
+
+    def at(self, t: float) -> tuple[float, float]:
+        v = (self.amp * np.sin(self.freq * t + self.phase)).sum(axis=1)
+        return float(v[0]), float(v[1])
+
+
+@dataclass
+class _Skater:
+    crop: Crop
+    path: _Path
+    start: float
+    end: float
+    spread: float
+    """Horizontal range around the play centre, as a fraction of the frame width."""
+    crossing: tuple[float, float] | None = None
+    """(time, direction): a crossing skater moves past the target, centred on it at `time`."""
+
+
+def _rink(world_w: int, h: int, rng: np.random.Generator) -> np.ndarray:
+    """Broadcast-view rink wider than the frame: crowd, glass, ad boards, kick plate; ice with lines."""
+    img = np.empty((h, world_w, 3), np.uint8)
+    top = round(ICE_TOP * h / 720)
+    crowd = top * 45 // 100
+    img[:crowd] = rng.integers(20, 90, size=(crowd, world_w, 3), dtype=np.uint8)
+    img[crowd : top * 70 // 100] = (150, 140, 135)
+    ads = img[top * 70 // 100 : top - 8]
+    ads[:] = (245, 245, 245)
+    for x in range(0, world_w, 260):
+        colour = tuple(int(c) for c in rng.integers(0, 255, size=3))
+        cv2.rectangle(ads, (x + 20, 6), (x + 200, ads.shape[0] - 6), colour, -1)
+    img[top - 8 : top] = (40, 200, 235)  # yellow kick plate (BGR)
+    ice = np.full((h - top, world_w, 3), (238, 234, 228), np.uint8)
+    ice = cv2.add(ice, rng.integers(0, 8, size=ice.shape, dtype=np.uint8))
+    ih = h - top
+    for x, colour in ((world_w // 2, (40, 40, 200)), (world_w // 2 - world_w // 4, (170, 80, 20))):
+        cv2.line(ice, (x, 0), (x - 60, ih), colour, 14, cv2.LINE_AA)
+    cv2.line(ice, (world_w * 3 // 4, 0), (world_w * 3 // 4 + 60, ih), (170, 80, 20), 14, cv2.LINE_AA)
+    for cx in (world_w // 2, world_w // 8, world_w * 7 // 8):
+        cv2.ellipse(ice, (cx, ih // 2), (220, 90), 0, 0, 360, (60, 60, 200), 3, cv2.LINE_AA)
+    img[top:] = ice
+    return img
+
+
+class _Sprites:
+    """Crops resized to a quantised height with a feathered alpha mask, cached."""
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
+
+    def get(self, crop: Crop, height: int) -> tuple[np.ndarray, np.ndarray]:
+        height = max(16, height // 4 * 4)
+        key = (crop.file, height)
+        if key not in self.cache:
+            h, w = crop.img.shape[:2]
+            width = max(8, round(w * height / h))
+            img = cv2.resize(crop.img, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
+            mask = np.zeros((height, width), np.float32)
+            edge = max(2, width // 14)
+            mask[edge:-edge, edge:-edge] = 1.0
+            mask = cv2.GaussianBlur(mask, (0, 0), edge / 2)[..., None]
+            self.cache[key] = (img, mask)
+        return self.cache[key]
+
+
+def _paste(frame: np.ndarray, sprite: tuple[np.ndarray, np.ndarray], cx: float, foot: float) -> None:
+    img, mask = sprite
+    h, w = img.shape[:2]
+    x0, y0 = round(cx - w / 2), round(foot - h)
+    fx0, fy0 = max(0, x0), max(0, y0)
+    fx1, fy1 = min(frame.shape[1], x0 + w), min(frame.shape[0], y0 + h)
+    if fx1 <= fx0 or fy1 <= fy0:
+        return
+    sub = frame[fy0:fy1, fx0:fx1]
+    s_img = img[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    s_mask = mask[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
+    sub[:] = (sub * (1.0 - s_mask) + s_img * s_mask).astype(np.uint8)
+
+
+def generate(
+    path: str | Path,
+    *,
+    seconds: float | None = None,
+    minutes: float | None = None,
+    seed: int = 1,
+    fps: int = 30,
+    size: tuple[int, int] = (1280, 720),
+    target: tuple[str, str] = DEFAULT_TARGET,
+    crops_dir: Path = CROPS_DIR,
+) -> GroundTruth:
+    """Render the video to `path` (H.264 mp4) and return its ground truth (also saved as `<path>.truth.json`)."""
+    duration = float(seconds if seconds is not None else (minutes or 1.0) * 60)
+    rng = np.random.default_rng(seed)
+    width, height = size
+    team, number = target
+    crops = load_crops(crops_dir)
+    mine = [c for c in crops if c.team == team and c.number == number and c.legible]
+    if not mine:
+        raise ValueError(f"no legible crop of {team} #{number} in {crops_dir}")
+    others = [c for c in crops if not (c.team == team and c.number == number)]
+    mates = [c for c in others if c.team == team]
+    similar = [c for c in mates if number in c.number or c.number in number]
+    opponents = [c for c in others if c.team != team]
+    colour = lab_to_hex(tuple(np.median([torso_lab(c.img, (0.0, 0.0, 1.0, 1.0)) for c in mine], axis=0)))
+
+    shifts = shift_schedule(duration, rng)
+    order = rng.permutation(len(mine))
+    skaters: list[_Skater] = []
+    target_skaters: list[_Skater] = []
+    occlusions: list[float] = []
+    for i, (s, e) in enumerate(shifts):
+        sk = _Skater(mine[order[i % len(mine)]], _Path(rng), s, e, 0.33)
+        target_skaters.append(sk)
+        t = s + ENTRY_S + float(rng.uniform(1, 6))
+        while t < e - ENTRY_S - 1:
+            occlusions.append(round(t, 3))
+            pool = opponents if rng.random() < 0.6 else mates
+            direction = 1.0 if rng.random() < 0.5 else -1.0
+            skaters.append(_Skater(pool[rng.integers(len(pool))], _Path(rng), t - 1.5, t + 1.5, 0, (t, direction)))
+            t += float(rng.uniform(6, 15))
+    # Distractor slots: each slot always holds a skater, changed every 30-90 s (line changes).
+    for slot in range(int(rng.integers(3, 7))):
+        t = 0.0
+        while t < duration:
+            stint = float(rng.uniform(30, 90))
+            if slot == 0 and similar:
+                pool = similar
+            else:
+                pool = mates if slot % 2 else opponents
+            crop = pool[rng.integers(len(pool))]
+            skaters.append(_Skater(crop, _Path(rng), t, min(duration, t + stint) + 1e-6, 0.55))
+            t += stint
+
+    world_w = width + 2 * round(PAN_AMPLITUDE * width) + 64
+    rink = _rink(world_w, height, rng)
+    play = _Path(rng, speed=0.5)
+    sprites = _Sprites()
+    noise = [rng.normal(0, 3, size=(height, width, 3)).astype(np.int16) for _ in range(4)]
+    noise_pos = [np.clip(n, 0, 255).astype(np.uint8) for n in noise]
+    noise_neg = [np.clip(-n, 0, 255).astype(np.uint8) for n in noise]
+    foot_lo, foot_hi = FOOT_MIN * height, FOOT_MAX * height
+
+    def place(sk: _Skater, t: float, cam_centre: float) -> tuple[float, float]:
+        px, py = sk.path.at(t)
+        x = cam_centre + px * sk.spread * width
+        foot = foot_lo + (py + 1) / 2 * (foot_hi - foot_lo)
+        return x, foot
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    container = av.open(str(out), "w")
+    stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(fps * 2)})
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    n_frames = round(duration * fps)
+    try:
+        for i in range(n_frames):
+            t = i / fps
+            centre_world = world_w / 2 + play.at(t)[0] * PAN_AMPLITUDE * width
+            cam_x = world_w / 2 + play.at(t - 0.7)[0] * PAN_AMPLITUDE * width - width / 2
+            cam_x = min(max(cam_x, 0.0), world_w - width)
+            frame = rink[:, round(cam_x) : round(cam_x) + width].copy()
+            centre = centre_world - cam_x
+            draws: list[tuple[float, Crop, float]] = []
+            target_pos: tuple[float, float] | None = None
+            for sk in target_skaters:
+                if sk.start <= t < sk.end:
+                    x, foot = place(sk, t, centre)
+                    ramp = min(1.0, (t - sk.start) / ENTRY_S, (sk.end - t) / ENTRY_S)
+                    foot = foot_lo + (foot - foot_lo) * ramp  # from/to the bench at the top of the ice
+                    target_pos = (x, foot)
+                    draws.append((foot, sk.crop, x))
+            for sk in skaters:
+                if not sk.start <= t < sk.end:
+                    continue
+                if sk.crossing is not None:
+                    if target_pos is None:
+                        continue
+                    tc, direction = sk.crossing
+                    x = target_pos[0] + direction * 320 * width / 1280 * (t - tc)
+                    draws.append((target_pos[1] + 0.04 * height, sk.crop, x))
+                else:
+                    x, foot = place(sk, t, centre)
+                    draws.append((foot, sk.crop, x))
+            for foot, crop, x in sorted(draws, key=lambda d: d[0]):
+                rel = (foot - foot_lo) / (foot_hi - foot_lo)
+                h_px = round(height * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
+                _paste(frame, sprites.get(crop, h_px), x, foot)
+            frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
+            k = i % len(noise)
+            frame = cv2.subtract(cv2.add(frame, noise_pos[k]), noise_neg[k])
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    finally:
+        container.close()
+
+    truth = GroundTruth(
+        video=str(out),
+        duration_s=n_frames / fps,
+        fps=fps,
+        size=(width, height),
+        seed=seed,
+        number=number,
+        team=team,
+        color=colour,
+        shifts=shifts,
+        target_crops=[sk.crop.file for sk in target_skaters],
+        occlusions=occlusions,
+    )
+    truth.save(out.with_name(out.name + ".truth.json"))
+    return truth
