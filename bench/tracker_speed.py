@@ -1,12 +1,21 @@
 """Speed of the tracker's decode and detect stages (SPEC §5), reported as ratios to video time, in one run.
 
     .venv/bin/python bench/tracker_speed.py [--seconds 30] [--every-s 0.2] [--max-height 640] [--threads N]
+    .venv/bin/python bench/tracker_speed.py --pipeline [--pipeline-seconds 60] [--naive-seconds 5]
 
 Decode: full-rate decode to numpy (every frame converted to 1080p BGR, the naive way) vs. our sampled and
 downscaled `iter_frames`, on a generated 1080p30 clip (testsrc2 + noise, ~8 Mbit/s like a broadcast; the
 content is synthetic, which is fine for decode timing) and on the real practice clip when ../shared exists.
 Detect: `PersonTracker` ms/frame at imgsz 640 and 384x640 on real practice frames (needs ../shared).
 RTF = wall time / video time.
+
+Pipeline (`--pipeline`): the whole `track_video` (broadcast preset) with our `SpeedOptions` vs the naive loop
+(`pipeline.NAIVE`: inline decode, every frame detected, every wanted crop read with all views), in one run, on
+the real clips (practice: #19 red; broadcast: #77 EDM blue) and on a generated 1080p30 clip of moving coloured
+rectangles (`--pipeline-seconds`, detection cost per sampled frame does not depend on content; OCR cost does,
+which is why the real clips are reported too). The naive loop runs on the first `--naive-seconds` of each
+video (stream-copied slice) and so does ours, for a like-for-like ratio; ours also runs on the whole video.
+Per-stage seconds come from `TrackingStats.stage_seconds`.
 """
 
 from __future__ import annotations
@@ -180,6 +189,109 @@ def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[
     return rows
 
 
+def generate_rects_1080p(path: Path, seconds: float) -> None:
+    """1080p30 H.264 of coloured rectangles drifting over an ice-grey background, written with PyAV."""
+    import av
+    import numpy as np
+
+    if path.exists() and path.stat().st_size > 0:
+        return
+    tmp = path.with_suffix(".part.mp4")
+    rng = np.random.default_rng(0)
+    n = 12
+    pos = rng.uniform([0, 0], [1800, 900], (n, 2))
+    vel = rng.uniform(-8, 8, (n, 2))
+    colours = rng.integers(0, 255, (n, 3), dtype=np.uint8)
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "crf": "23", "g": "60"})
+        stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+        base = np.full((1080, 1920, 3), 215, np.uint8)
+        for _ in range(round(seconds * 30)):
+            img = base.copy()
+            pos = (pos + vel) % [1800, 900]
+            for (x, y), c in zip(pos.astype(int), colours, strict=True):
+                img[y : y + 160, x : x + 70] = c
+            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.rename(path)
+
+
+def cut(src: Path, dst: Path, seconds: float) -> None:
+    """First `seconds` of `src`, video stream copied (cut at the next keyframe after it)."""
+    import imageio_ffmpeg
+
+    if not dst.exists():
+        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-y", "-i", str(src), "-t", str(seconds)]
+        subprocess.run([*cmd, "-map", "0:v:0", "-c", "copy", str(dst)], check=True)
+
+
+def run_pipeline(models: object, src: Path, number: str, colour: str, naive: bool) -> dict[str, object]:
+    from shiftclipper_contracts.events import TrackWork
+    from shiftclipper_contracts.job_setup import setup_from_obj
+    from shiftclipper_tracker.decode import video_info
+    from shiftclipper_tracker.pipeline import NAIVE, Hooks, Models, SpeedOptions, track_video
+
+    assert isinstance(models, Models)
+    info = video_info(str(src))
+    setup = setup_from_obj({"jersey_number": number, "jersey_color": colour})
+    work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
+    hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
+    clock = Clock()
+    out = track_video(models, str(src), work, hooks, speed=NAIVE if naive else SpeedOptions())
+    wall, cpu = clock.stop()
+    st = out.stats
+    return {
+        "video_s": info.duration_s,
+        "rtf": round(wall / info.duration_s, 3),
+        "cpu_rtf": round(cpu / info.duration_s, 3),
+        "stage_rtf": {k: round(v / info.duration_s, 3) for k, v in st.stage_seconds.items()},
+        "frames_decoded": st.frames_decoded,
+        "frames_detected": st.frames_detected,
+        "ocr_reads": st.ocr_reads,
+        "shifts": [(s.start_s, s.end_s) for s in out.segments],
+        "load_avg": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+def bench_pipeline(args: argparse.Namespace) -> dict[str, object]:
+    from shiftclipper_contracts.config import load_config
+    from shiftclipper_tracker.pipeline import Models
+
+    models = Models(load_config({}, model_path=str(TFLITE)))
+    gen = args.work_dir / f"rects_1080p30_{int(args.pipeline_seconds)}s.mp4"
+    t0 = time.perf_counter()
+    generate_rects_1080p(gen, args.pipeline_seconds)
+    print(f"[gen] {gen} ({gen.stat().st_size / 1e6:.1f} MB, ready in {time.perf_counter() - t0:.1f} s)")
+    videos = [("generated_rects_1080p30", gen, "19", "red")]
+    videos += [
+        (n, c, num, col)
+        for n, c, num, col in (("practice", PRACTICE, "19", "red"), ("broadcast", BROADCAST, "77", "blue"))
+        if c.is_file()
+    ]
+    rows: dict[str, object] = {}
+    for name, clip, number, colour in videos:
+        short = args.work_dir / f"{clip.stem}_first{args.naive_seconds:g}s.mp4"
+        cut(clip, short, args.naive_seconds)
+        runs = {
+            "naive_slice": run_pipeline(models, short, number, colour, naive=True),
+            "ours_slice": run_pipeline(models, short, number, colour, naive=False),
+            "ours_full": run_pipeline(models, clip, number, colour, naive=False),
+        }
+        ratio = float(runs["naive_slice"]["rtf"]) / max(float(runs["ours_slice"]["rtf"]), 1e-9)  # type: ignore[arg-type]
+        rows[name] = {**runs, "speedup_slice_wall": round(ratio, 2)}
+        for kind, r in runs.items():
+            print(
+                f"[pipeline] {name} {kind} ({r['video_s']} s): RTF {r['rtf']} (cpu {r['cpu_rtf']}) "
+                f"stages {r['stage_rtf']} "
+                f"frames {r['frames_decoded']}/{r['frames_detected']} detected, {r['ocr_reads']} OCR crops, "
+                f"shifts {r['shifts']}, load {r['load_avg']}"
+            )
+        print(f"[pipeline] {name}: naive/ours on the same {args.naive_seconds:g} s slice = {ratio:.2f}x wall")
+    return rows
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the generated 1080p30 clip")
@@ -189,6 +301,9 @@ def main() -> int:
     ap.add_argument("--detect-frames", type=int, default=30)
     ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "shiftclipper_bench")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--pipeline", action="store_true", help="full track_video RTF, ours vs naive (only this)")
+    ap.add_argument("--pipeline-seconds", type=float, default=60.0, help="length of the generated pipeline clip")
+    ap.add_argument("--naive-seconds", type=float, default=5.0, help="slice the naive pipeline runs on")
     args = ap.parse_args()
 
     import torch
@@ -205,6 +320,16 @@ def main() -> int:
     results: dict[str, object] = {"env": env, "decode": [], "detect": []}
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
+    if args.pipeline:
+        if not TFLITE.is_file():
+            print(f"[skip] {TFLITE} absent (../shared): pipeline bench skipped")
+            return 0
+        results["pipeline"] = bench_pipeline(args)
+        env["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
+        print(f"[env] load average at end: {env['load_avg_at_end']}")
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     gen = args.work_dir / f"testsrc2_1080p30_{int(args.seconds)}s.mp4"
     t0 = time.perf_counter()
     generate_1080p(gen, args.seconds)

@@ -39,8 +39,9 @@ RUN useradd --system --uid 10001 --user-group --no-create-home --shell /usr/sbin
 COPY --from=build /opt/venv /opt/venv
 COPY --from=models /models /models
 COPY deploy/healthcheck.py /usr/local/bin/sc-healthcheck
-# YOLO_*: Ultralytics never downloads or pip-installs anything at run time, and writes its settings to /tmp.
-ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 \
+# YOLO_*: Ultralytics never downloads or pip-installs anything at run time. HOME, MPLCONFIGDIR and
+# YOLO_CONFIG_DIR under /tmp: the root filesystem can be read-only (k8s mounts an emptyDir there).
+ENV PATH=/opt/venv/bin:$PATH PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 HOME=/tmp MPLCONFIGDIR=/tmp/matplotlib \
     SHIFTCLIPPER_MODEL_PATH=/models/yolo11n.pt \
     YOLO_OFFLINE=true YOLO_AUTOINSTALL=false YOLO_CONFIG_DIR=/tmp/ultralytics \
     NVIDIA_VISIBLE_DEVICES=all NVIDIA_DRIVER_CAPABILITIES=compute,utility

@@ -316,7 +316,8 @@ def generate(
             frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
             k = i % len(noise)
             frame = cv2.subtract(cv2.add(frame, noise_pos[k]), noise_neg[k])
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="bgr24")):
+            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

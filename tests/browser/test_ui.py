@@ -150,7 +150,12 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     # 8. Phone width: the same page, still usable.
     page.set_viewport_size({"width": 390, "height": 844})
     page.wait_for_timeout(300)
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    too_wide = page.evaluate(
+        """[...document.querySelectorAll('body *')]
+        .filter(e => e.offsetParent && e.getBoundingClientRect().right > window.innerWidth + 1)
+        .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
+    )
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), too_wide
     shot(page, "06-phone", full=True)
 
     # The one expected console error is the browser logging the deliberate 400 of step 4.

@@ -18,9 +18,13 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     s3_endpoint: str = "http://127.0.0.1:9000"
     """S3-compatible endpoint (MinIO, SeaweedFS, AWS)."""
     s3_access_key: str = ""
+    """S3 access key id."""
     s3_secret_key: str = ""
+    """S3 secret key."""
     s3_region: str = "us-east-1"
+    """S3 region (MinIO and SeaweedFS accept any)."""
     s3_bucket: str = "shiftclipper"
+    """Bucket holding every job's objects (created at start-up when missing)."""
     s3_public_endpoint: str = ""
     """Endpoint used in presigned URLs handed to clients; empty = `s3_endpoint`."""
     api_keys: str = ""
@@ -28,7 +32,9 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     admin_key: str = ""
     """A key that sees every job."""
     host: str = "127.0.0.1"
+    """Address the gateway listens on."""
     port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8000
+    """Port the gateway listens on."""
     max_upload_bytes: Annotated[int, msgspec.Meta(ge=1)] = 20 * 1024**3
     """Largest accepted video, bytes."""
     upload_part_bytes: Annotated[int, msgspec.Meta(ge=5 * 1024**2)] = 8 * 1024**2
@@ -36,6 +42,9 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     tracker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     """Jobs one tracker process works on at once (the work consumer's MaxAckPending)."""
     exporter_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
+    """Clips one exporter process cuts at once."""
+    stream_replicas: Annotated[int, msgspec.Meta(ge=1, le=5)] = 1
+    """Replicas of every JetStream stream and KV bucket: 3 on a 3-node NATS cluster."""
     ack_wait_s: Annotated[float, msgspec.Meta(ge=5)] = 60.0
     """Seconds without a heartbeat before JetStream redelivers a message to another worker."""
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
@@ -51,6 +60,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     log_json: bool = True
     """JSON logs (services); False gives console logs."""
     log_level: str = "info"
+    """debug, info, warning or error."""
 
 
 def load_config(env: dict[str, str] | None = None, **overrides: object) -> ServiceConfig:

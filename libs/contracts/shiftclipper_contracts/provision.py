@@ -24,13 +24,14 @@ from .config import ServiceConfig
 EVENTS_MAX_AGE_S = 30 * 86400
 
 
-def stream_configs() -> list[StreamConfig]:
+def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=names.WORK_STREAM,
             subjects=[names.WORK_SUBJECT],
             retention=RetentionPolicy.WORK_QUEUE,
             storage=StorageType.FILE,
+            num_replicas=replicas,
             duplicate_window=600.0,
         ),
         StreamConfig(
@@ -38,6 +39,7 @@ def stream_configs() -> list[StreamConfig]:
             subjects=[names.EVENTS_SUBJECT_ALL],
             retention=RetentionPolicy.LIMITS,
             storage=StorageType.FILE,
+            num_replicas=replicas,
             max_age=EVENTS_MAX_AGE_S,
             discard=DiscardPolicy.OLD,
             duplicate_window=600.0,
@@ -93,7 +95,7 @@ KV_BUCKETS = {
 
 
 async def provision(js: JetStreamContext, config: ServiceConfig) -> None:
-    for stream in stream_configs():
+    for stream in stream_configs(config.stream_replicas):
         try:
             await js.add_stream(stream)
         except BadRequestError:
@@ -107,4 +109,6 @@ async def provision(js: JetStreamContext, config: ServiceConfig) -> None:
             # Settings changed (e.g. a new concurrency limit): replace the durable consumer config.
             await js.add_consumer(stream_name, consumer)
     for bucket, history in KV_BUCKETS.items():
-        await js.create_key_value(KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE))
+        await js.create_key_value(
+            KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE, replicas=config.stream_replicas)
+        )

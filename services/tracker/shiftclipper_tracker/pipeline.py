@@ -49,9 +49,13 @@ class SpeedOptions:
     """At most this many crops are read a frame (0: no limit). Tracks not asked wait for a later frame."""
     decided_views: int = 1
     """Recogniser views for a re-check of a track whose vote is already decided (0: all views)."""
+    locked_stride: int = 2
+    """While the target is locked (confidence >= `locked_min_conf`) and seen, only every `locked_stride`-th
+    sampled frame is detected and fed to the core (1: every frame). Any other state runs at full rate."""
+    locked_min_conf: float = 0.75
 
 
-NAIVE = SpeedOptions(decode_ahead=0, ocr_crops_per_frame=0, decided_views=0)
+NAIVE = SpeedOptions(decode_ahead=0, ocr_crops_per_frame=0, decided_views=0, locked_stride=1)
 """The straightforward loop, for benchmarks: inline decode, every wanted crop read with every view."""
 
 
@@ -114,6 +118,7 @@ def track_video(
     every_s = 1.0 / min(fps, tuning.detect_fps)
     models.detector.reset(sample_fps=1.0 / every_s)
     frames = _timed(iter_frames(src, every_s, DECODE_MAX_HEIGHT, start_frame=start_frame), run.stats, "decode")
+    skip = 0
     with _Prefetch(frames, speed.decode_ahead) as ahead:
         while True:
             t0 = time.perf_counter()
@@ -123,7 +128,14 @@ def track_video(
                 break
             if hooks.should_stop():
                 raise Cancelled(work.job_id)
+            run.stats.frames_decoded += 1
+            if skip > 0:
+                skip -= 1
+                continue
             _process_frame(models, run, frame, tuning.detect_imgsz, tuning.det_conf, speed, hooks)
+            target = run.core.target
+            if target is not None and target.confidence >= speed.locked_min_conf:
+                skip = speed.locked_stride - 1
             _report(run, frame.t, duration, hooks)
     for segment in run.core.finish(duration):
         run.segments.append(segment)
@@ -174,7 +186,6 @@ def _process_frame(
     t0 = time.perf_counter()
     people = models.detector.update(frame.image, imgsz=imgsz, conf=conf)
     t0 = _add(run.stats, "detect", t0)
-    run.stats.frames_decoded += 1
     run.stats.frames_detected += 1
     tracks = {
         tid: TrackObs(track_id=tid, box=box, det_conf=score, torso_lab=torso_lab(frame.image, box))

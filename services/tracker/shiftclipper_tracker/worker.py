@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import socket
 from typing import Any
 
@@ -36,6 +37,8 @@ _work_decoder = msgspec.json.Decoder(ev.TrackWork)
 _status_decoder = msgspec.json.Decoder(StatusRecord)
 CANCEL_POLL_S = 0.5
 BACKOFF_S = (2.0, 10.0, 30.0, 60.0)
+STORAGE_WAIT_S = (1.0, 2.0, 4.0, 8.0, 10.0)
+"""Pauses between storage health checks during an outage (the last one repeats)."""
 
 
 class TrackerWorker:
@@ -60,7 +63,10 @@ class TrackerWorker:
                     await asyncio.sleep(0.5)
                     continue
                 for msg in msgs:
-                    await self.handle(msg)
+                    try:
+                        await self.handle(msg)
+                    except Exception as exc:  # e.g. NATS gone mid-job: redelivered after AckWait, resumed
+                        log.exception("work handling interrupted", error=str(exc))
         finally:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
@@ -92,7 +98,7 @@ class TrackerWorker:
         )
         bound.info("tracking started")
         try:
-            outcome = await self._track(msg, work)
+            outcome = await self._track_through_outages(msg, work)
         except Cancelled:
             await publish_event(self.js, ev.JobCancelled(job_id=work.job_id, attempt=work.attempt), "")
             await msg.ack()
@@ -114,6 +120,20 @@ class TrackerWorker:
             await self.checkpoints.purge(work.job_id)
         bound.info("tracking done", segments=len(outcome.segments))
 
+    async def _track_through_outages(self, msg: Msg, work: ev.TrackWork) -> Outcome:
+        """Track; when it fails while object storage is down (an unreadable video then proves nothing),
+        wait for storage, keeping the message, and resume from the checkpoint without spending a delivery."""
+        while True:
+            try:
+                return await self._track(msg, work)
+            except Cancelled:
+                raise
+            except Exception as exc:
+                if await storage_up(self.store):
+                    raise
+                log.warning("storage unavailable, waiting", job_id=work.job_id, error=str(exc))
+                await wait_for_storage(self.store, msg)
+
     async def _track(self, msg: Msg, work: ev.TrackWork) -> Outcome:
         loop = asyncio.get_running_loop()
         stop_flag = asyncio.Event()
@@ -131,10 +151,16 @@ class TrackerWorker:
             event = ev.TrackingProgress(
                 job_id=work.job_id, attempt=work.attempt, progress=fraction, eta_s=remaining, fps=speed * work.video.fps
             )
-            call(publish_event(self.js, event, None))
+            try:  # best effort: the next tick carries the same information
+                call(publish_event(self.js, event, None))
+            except Exception as exc:
+                log.warning("progress not published", job_id=work.job_id, error=str(exc))
 
         def on_checkpoint(state: dict[str, Any]) -> None:
-            call(self.checkpoints.put(work.job_id, msgspec.json.encode({"attempt": work.attempt, **state})))
+            try:  # best effort: a missed checkpoint only means resuming from an earlier one
+                call(self.checkpoints.put(work.job_id, msgspec.json.encode({"attempt": work.attempt, **state})))
+            except Exception as exc:
+                log.warning("checkpoint not saved", job_id=work.job_id, error=str(exc))
 
         hooks = Hooks(on_segment, on_progress, on_checkpoint, stop_flag.is_set)
         checkpoint = await self._checkpoint(work)
@@ -195,3 +221,22 @@ class TrackerWorker:
         )
         await msg.term()
         log.warning("job failed", job_id=work.job_id, code=code, message=message)
+
+
+async def storage_up(store: ObjectStore, timeout: float = 3.0) -> bool:
+    """A quick health check (the client's own retries would take far longer than AckWait)."""
+    try:
+        return await asyncio.wait_for(store.ping(), timeout)
+    except TimeoutError:
+        return False
+
+
+async def wait_for_storage(store: ObjectStore, msg: Msg) -> None:
+    """Until object storage answers again, with backoff, keeping `msg` from being redelivered."""
+    for attempt in itertools.count():
+        await asyncio.sleep(STORAGE_WAIT_S[min(attempt, len(STORAGE_WAIT_S) - 1)])
+        with contextlib.suppress(Exception):
+            await msg.in_progress()
+        if await storage_up(store):
+            log.info("storage is back")
+            return

@@ -246,13 +246,13 @@ function listen(jobId) {
   });
 }
 
-$("#cancel-btn")?.addEventListener("click", async () => {
+async function cancelJob() {
   try {
     render(await api(`/jobs/${encodeURIComponent(state.job.job_id)}/cancel`, { method: "POST" }));
   } catch (err) {
     report(err);
   }
-});
+}
 
 // ---------- shifts, timeline, results ----------
 function renderShifts(shifts, duration, status) {
@@ -483,7 +483,7 @@ function showFieldError(field, message) {
     if (box) {
       const details = box.closest("details");
       if (details) details.open = true;
-      box.querySelector(".err").textContent = message;
+      box.querySelector(".err").textContent = message.replace(/ - at `\$[^`]*`$/, "");
       const input = box.querySelector("input, select");
       if (input) {
         input.setAttribute("aria-invalid", "true");
@@ -529,6 +529,13 @@ function setupRunForm() {
     });
     document.getElementById(name).addEventListener("input", () => syncSwatch(name));
   }
+  // An error message goes away as soon as its field is edited.
+  $("#setup-form").addEventListener("input", (e) => {
+    const box = e.target.closest("[data-field]");
+    if (!box) return;
+    box.querySelector(".err").textContent = "";
+    e.target.removeAttribute("aria-invalid");
+  });
 }
 
 function syncSwatch(name) {
@@ -655,6 +662,7 @@ async function main() {
   setupPlayer();
   setupRunForm();
   $("#jobs-refresh").addEventListener("click", refreshJobs);
+  $("#cancel-btn").addEventListener("click", cancelJob);
   try {
     state.defaults = await (await fetch("/ui/defaults")).json();
   } catch (err) {

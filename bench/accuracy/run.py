@@ -1,0 +1,180 @@
+"""Shift-accuracy benchmark: generate a semi-synthetic game, track it, score the shifts (SPEC §5).
+
+    .venv/bin/python -m bench.accuracy.run --seconds 60 --seed 1 [--preset broadcast --preset tactical]
+    .venv/bin/python -m bench.accuracy.run --minutes 5 --seed 2 --keep bench/out/acc_5min.mp4
+
+Prints per preset: recall, precision, median boundary error, TOI error (targets: >= 0.95, >= 0.95,
+<= 0.5 s, <= 5 %), RTF = tracking wall time / video time, predicted vs true segments, and a short
+diagnosis (detections per frame, OCR reads of the target number in and out of its shifts, lock events).
+Exits 0 when ../shared is absent; with --check, exits 1 when a target is missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shiftclipper_contracts.config import load_config
+from shiftclipper_contracts.events import TrackWork
+from shiftclipper_contracts.job_setup import setup_from_obj
+from shiftclipper_tracker.decode import video_info
+from shiftclipper_tracker.pipeline import Hooks, Models, track_video
+
+from .generate import CROPS_DIR, SHARED, GroundTruth, generate
+from .score import Score, score
+
+MODEL = SHARED / "models" / "yolov8n_int8.tflite"
+
+
+@dataclass
+class Probe:
+    """Counts what the detector and the reader see, by wrapping the loaded models (no tracker changes)."""
+
+    interval_s: float
+    frame: int = 0
+    detections: list[int] = field(default_factory=list)
+    reads: list[tuple[float, str, float]] = field(default_factory=list)
+
+    def attach(self, models: Models) -> None:
+        update, read_batch = models.detector.update, models.reader.read_batch
+
+        def det(*args: Any, **kwargs: Any) -> Any:
+            people = update(*args, **kwargs)
+            self.detections.append(len(people))
+            self.frame += 1
+            return people
+
+        def ocr(crops: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
+            out = read_batch(crops, *args, **kwargs)
+            t = (self.frame - 1) * self.interval_s
+            self.reads.extend((t, r.number, r.confidence) for r in out if r is not None)
+            return out
+
+        models.detector.update = det  # type: ignore[method-assign]
+        models.reader.read_batch = ocr  # type: ignore[method-assign]
+
+
+@dataclass
+class PresetResult:
+    preset: str
+    score: Score
+    wall_s: float
+    rtf: float
+    segments: list[tuple[float, float]]
+    diagnosis: dict[str, Any]
+
+
+def _inside(t: float, shifts: Sequence[tuple[float, float]]) -> bool:
+    return any(s <= t < e for s, e in shifts)
+
+
+def track(models: Models, truth: GroundTruth, preset: str, extra: dict[str, Any] | None = None) -> PresetResult:
+    setup = setup_from_obj(
+        {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset, **(extra or {})}
+    )
+    info = video_info(truth.video)
+    work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
+    probe = Probe(1.0 / min(info.fps, setup.effective_tuning().detect_fps))
+    probe.attach(models)
+    hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
+    t0 = time.perf_counter()
+    try:
+        outcome = track_video(models, truth.video, work, hooks)
+    finally:
+        del models.detector.update, models.reader.read_batch  # back to the class methods
+    wall = time.perf_counter() - t0
+    segments = [(round(s.start_s, 2), round(s.end_s, 2)) for s in outcome.segments]
+    target_reads = [(t, c) for t, n, c in probe.reads if n == truth.number]
+    min_conf = setup.effective_tuning().ocr_min_conf
+    diagnosis = {
+        "detections_per_frame": round(sum(probe.detections) / max(1, len(probe.detections)), 2),
+        "ocr_reads": len(probe.reads),
+        "target_reads_on_ice": sum(1 for t, _ in target_reads if _inside(t, truth.shifts)),
+        "target_reads_off_ice": sum(1 for t, _ in target_reads if not _inside(t, truth.shifts)),
+        "target_reads_on_ice_conf_ok": sum(1 for t, c in target_reads if _inside(t, truth.shifts) and c >= min_conf),
+        "target_reads_off_ice_conf_ok": sum(
+            1 for t, c in target_reads if not _inside(t, truth.shifts) and c >= min_conf
+        ),
+        "top_reads": Counter(n for _, n, c in probe.reads if c >= min_conf).most_common(6),
+        "events": Counter(e["kind"] for e in outcome.timeline),
+        "timeline": outcome.timeline,
+    }
+    return PresetResult(preset, score(segments, truth.shifts), wall, wall / truth.duration_s, segments, diagnosis)
+
+
+def report(truth: GroundTruth, result: PresetResult, verbose: bool = False) -> str:
+    s = result.score
+    ok = s.passes()
+    flag = {k: "ok" if v else "MISS" for k, v in ok.items()}
+    lines = [
+        f"[{result.preset}] video {truth.duration_s:.0f} s, target #{truth.number} {truth.color} ({truth.team})",
+        f"  recall     {s.recall:.3f} ({s.matched}/{s.n_true}) {flag['recall']}",
+        f"  precision  {s.precision:.3f} ({s.matched}/{s.n_pred}) {flag['precision']}",
+        "  boundary   " + ("n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s (median)") + f" {flag['boundary_s']}",
+        f"  TOI error  {100 * s.toi_error:.1f} % {flag['toi_error']}",
+        f"  RTF        {result.rtf:.3f} (tracking {result.wall_s:.1f} s wall, load {os.getloadavg()[0]:.1f})",
+        f"  true       {[(round(a, 2), round(b, 2)) for a, b in truth.shifts]}",
+        f"  predicted  {result.segments}",
+    ]
+    d = result.diagnosis
+    lines.append(
+        "  diagnosis  "
+        + json.dumps({k: v for k, v in d.items() if k != "timeline"}, default=str)
+    )
+    if verbose:
+        lines.extend(f"    {e}" for e in d["timeline"])
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--seconds", type=float)
+    length.add_argument("--minutes", type=float)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
+    p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
+    p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
+    p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
+    p.add_argument("--json", help="write the results here")
+    p.add_argument("--verbose", action="store_true", help="print the tracker timeline")
+    p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    a = p.parse_args(argv)
+    if not (CROPS_DIR / "labels.csv").exists() or not MODEL.exists():
+        print(f"skipped: {CROPS_DIR} or {MODEL} absent")
+        return 0
+    seconds = a.seconds if a.seconds is not None else (a.minutes or 1.0) * 60
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(a.keep) if a.keep else Path(tmp) / "game.mp4"
+        truth_file = video.with_name(video.name + ".truth.json")
+        t0 = time.perf_counter()
+        if a.reuse and video.exists() and truth_file.exists():
+            raw = json.loads(truth_file.read_text())
+            raw["shifts"] = [tuple(x) for x in raw["shifts"]]
+            raw["size"] = tuple(raw["size"])
+            truth = GroundTruth(**raw)
+        else:
+            truth = generate(video, seconds=seconds, seed=a.seed)
+        print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
+        models = Models(load_config({}, model_path=str(MODEL)))
+        results = [track(models, truth, preset, json.loads(a.setup)) for preset in a.preset or ["broadcast"]]
+        for r in results:
+            print(report(truth, r, a.verbose))
+    if a.json:
+        out = {"truth": asdict(truth), "results": [asdict(r) for r in results]}
+        Path(a.json).write_text(json.dumps(out, indent=1, default=str))
+    missed = any(not all(r.score.passes().values()) for r in results)
+    return 1 if a.check and missed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
