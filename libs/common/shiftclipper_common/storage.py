@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import itertools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from shiftclipper_contracts.config import ServiceConfig
 
 MIN_PART = 5 * 1024 * 1024
+STORAGE_WAIT_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 RETRYABLE = (EndpointConnectionError, ConnectionError, asyncio.TimeoutError)
 
 
@@ -87,6 +89,23 @@ class ObjectStore:
             return True
         except Exception:
             return False
+
+    async def is_up(self, timeout: float = 3.0) -> bool:
+        """A quick health check (the client's own retries take far longer than a JetStream AckWait)."""
+        try:
+            return await asyncio.wait_for(self.ping(), timeout)
+        except TimeoutError:
+            return False
+
+    async def wait_until_up(self, keepalive: Callable[[], Awaitable[object]]) -> None:
+        """Until storage answers again, with backoff; `keepalive` (e.g. a message's in_progress) runs
+        between tries so the work is not redelivered meanwhile. An outage is not the job's fault."""
+        for attempt in itertools.count():
+            await asyncio.sleep(STORAGE_WAIT_S[min(attempt, len(STORAGE_WAIT_S) - 1)])
+            with contextlib.suppress(Exception):
+                await keepalive()
+            if await self.is_up():
+                return
 
     async def put_stream(
         self, key: str, chunks: AsyncIterator[bytes], max_bytes: int, content_type: str = "application/octet-stream"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import tempfile
 from pathlib import Path
 
@@ -37,7 +36,6 @@ from .results import build_results, clip_window
 log = structlog.get_logger()
 _status_decoder = msgspec.json.Decoder(StatusRecord)
 BACKOFF_S = (1.0, 5.0, 15.0, 30.0)
-STORAGE_WAIT_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 """Pauses between storage health checks during an outage (the last one repeats)."""
 
 
@@ -69,12 +67,21 @@ class ExporterWorker:
                 await sub.unsubscribe()
 
     async def _guarded(self, msg: Msg) -> None:
+        beat = asyncio.create_task(self._heartbeat(msg))
         try:
             await self.handle(msg)
         except Exception as exc:  # e.g. NATS unreachable: the message is redelivered after AckWait
             log.warning("event handling interrupted", subject=msg.subject, error=str(exc))
         finally:
+            beat.cancel()
             self.slots.release()
+
+    async def _heartbeat(self, msg: Msg) -> None:
+        """Keep a long cut, reel or storage retry from being redelivered to a second handler."""
+        while True:
+            await asyncio.sleep(max(1.0, self.config.ack_wait_s / 4))
+            with contextlib.suppress(Exception):
+                await msg.in_progress()
 
     async def _is_live(self, event: ev.Event) -> bool:
         """False when the job was deleted, cancelled or retried since the event was published."""
@@ -99,13 +106,13 @@ class ExporterWorker:
                 await msg.ack()
                 return
             except Exception as exc:
-                if await storage_up(self.store):
+                if await self.store.is_up():
                     await self._failed(msg, event, exc)
                     return
                 # Storage is down: not this job's fault, so no delivery is spent. Keep the message
                 # (in_progress) and try again once storage answers.
                 log.warning("storage unavailable, waiting", job_id=event.job_id, error=str(exc))
-                await wait_for_storage(self.store, msg)
+                await self.store.wait_until_up(msg.in_progress)
 
     async def _failed(self, msg: Msg, event: ev.Event, exc: Exception) -> None:
         delivered = msg.metadata.num_delivered or 1
@@ -163,22 +170,3 @@ class ExporterWorker:
             result = await asyncio.to_thread(build_reel, paths, str(out))
             await self.store.put_file(key, out, "video/mp4")
         return key, result.duration_s
-
-
-async def wait_for_storage(store: ObjectStore, msg: Msg) -> None:
-    """Until object storage answers again, with backoff, keeping `msg` from being redelivered."""
-    for attempt in itertools.count():
-        await asyncio.sleep(STORAGE_WAIT_S[min(attempt, len(STORAGE_WAIT_S) - 1)])
-        with contextlib.suppress(Exception):
-            await msg.in_progress()
-        if await storage_up(store):
-            log.info("storage is back")
-            return
-
-
-async def storage_up(store: ObjectStore, timeout: float = 3.0) -> bool:
-    """A quick health check (the client's own retries would take far longer than AckWait)."""
-    try:
-        return await asyncio.wait_for(store.ping(), timeout)
-    except TimeoutError:
-        return False

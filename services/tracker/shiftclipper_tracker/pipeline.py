@@ -49,9 +49,11 @@ class SpeedOptions:
     """At most this many crops are read a frame (0: no limit). Tracks not asked wait for a later frame."""
     decided_views: int = 1
     """Recogniser views for a re-check of a track whose vote is already decided (0: all views)."""
-    locked_stride: int = 2
+    locked_stride: int = 1
     """While the target is locked (confidence >= `locked_min_conf`) and seen, only every `locked_stride`-th
-    sampled frame is detected and fed to the core (1: every frame). Any other state runs at full rate."""
+    sampled frame is detected and fed to the core (1: every frame). Any other state runs at full rate.
+    Off by default: with 2 on the practice clip the shift end moved from 10.6 s to 11.1 s (ByteTrack's
+    constant-rate motion model then keeps the target's id alive past the player leaving)."""
     locked_min_conf: float = 0.75
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import socket
 from typing import Any
 
@@ -37,7 +36,6 @@ _work_decoder = msgspec.json.Decoder(ev.TrackWork)
 _status_decoder = msgspec.json.Decoder(StatusRecord)
 CANCEL_POLL_S = 0.5
 BACKOFF_S = (2.0, 10.0, 30.0, 60.0)
-STORAGE_WAIT_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 """Pauses between storage health checks during an outage (the last one repeats)."""
 
 
@@ -129,10 +127,10 @@ class TrackerWorker:
             except Cancelled:
                 raise
             except Exception as exc:
-                if await storage_up(self.store):
+                if await self.store.is_up():
                     raise
                 log.warning("storage unavailable, waiting", job_id=work.job_id, error=str(exc))
-                await wait_for_storage(self.store, msg)
+                await self.store.wait_until_up(msg.in_progress)
 
     async def _track(self, msg: Msg, work: ev.TrackWork) -> Outcome:
         loop = asyncio.get_running_loop()
@@ -221,22 +219,3 @@ class TrackerWorker:
         )
         await msg.term()
         log.warning("job failed", job_id=work.job_id, code=code, message=message)
-
-
-async def storage_up(store: ObjectStore, timeout: float = 3.0) -> bool:
-    """A quick health check (the client's own retries would take far longer than AckWait)."""
-    try:
-        return await asyncio.wait_for(store.ping(), timeout)
-    except TimeoutError:
-        return False
-
-
-async def wait_for_storage(store: ObjectStore, msg: Msg) -> None:
-    """Until object storage answers again, with backoff, keeping `msg` from being redelivered."""
-    for attempt in itertools.count():
-        await asyncio.sleep(STORAGE_WAIT_S[min(attempt, len(STORAGE_WAIT_S) - 1)])
-        with contextlib.suppress(Exception):
-            await msg.in_progress()
-        if await storage_up(store):
-            log.info("storage is back")
-            return

@@ -1,0 +1,104 @@
+"""Frame-loop helpers of the tracker pipeline, and one slow end-to-end run on the practice clip."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from shiftclipper_tracker.decode import DecodedFrame
+from shiftclipper_tracker.pipeline import STAGES, ReadCandidate, _Prefetch, pick_reads, read_order
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+PRACTICE = SHARED / "media" / "nhl_closeup_CHI_practice_tiktok_11s.mp4"
+TFLITE = SHARED / "models" / "yolov8n_int8.tflite"
+
+
+def cand(tid: int, decided: bool = False, colour: float = 0.5, height: float = 0.3) -> ReadCandidate:
+    return ReadCandidate(track_id=tid, decided=decided, colour_score=colour, height=height)
+
+
+def test_read_order_undecided_then_colour_then_height_then_id() -> None:
+    cands = [
+        cand(1, decided=True, colour=1.0, height=0.9),
+        cand(2, colour=0.4, height=0.9),
+        cand(3, colour=0.8, height=0.2),
+        cand(4, colour=0.8, height=0.5),
+        cand(5, colour=0.8, height=0.5),
+    ]
+    assert [c.track_id for c in read_order(cands)] == [4, 5, 3, 2, 1]
+
+
+def test_pick_reads_stops_asking_once_the_budget_is_full() -> None:
+    asked: list[int] = []
+
+    def needs(c: ReadCandidate) -> bool:
+        asked.append(c.track_id)
+        return c.track_id != 2  # track 2 is not due (e.g. read recently)
+
+    cands = [cand(1, colour=0.9), cand(2, colour=0.8), cand(3, colour=0.7), cand(4, colour=0.6)]
+    chosen = pick_reads(cands, 2, needs)
+    assert [c.track_id for c in chosen] == [1, 3]
+    assert asked == [1, 2, 3]  # track 4 never asked: the core's "yes means it runs" promise holds
+
+
+def test_pick_reads_zero_budget_means_no_limit() -> None:
+    cands = [cand(i) for i in range(1, 6)]
+    assert len(pick_reads(cands, 0, lambda c: True)) == 5
+
+
+def _frames(n: int, delay: float = 0.0) -> Iterator[DecodedFrame]:
+    for i in range(n):
+        time.sleep(delay)
+        yield DecodedFrame(frame_index=i, t=i / 10, image=np.zeros((2, 2, 3), np.uint8))
+
+
+@pytest.mark.parametrize("depth", [0, 1, 3])
+def test_prefetch_yields_everything_in_order(depth: int) -> None:
+    with _Prefetch(_frames(20), depth) as it:
+        assert [f.frame_index for f in it] == list(range(20))
+
+
+def test_prefetch_reraises_producer_errors() -> None:
+    def broken() -> Iterator[DecodedFrame]:
+        yield from _frames(2)
+        raise ValueError("corrupt")
+
+    with pytest.raises(ValueError, match="corrupt"), _Prefetch(broken(), 2) as it:
+        list(it)
+
+
+def test_prefetch_stops_the_producer_when_the_consumer_leaves_early() -> None:
+    before = threading.active_count()
+    with _Prefetch(_frames(10_000, delay=0.001), 2) as it:
+        next(it)
+    time.sleep(0.05)
+    assert threading.active_count() == before
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (PRACTICE.is_file() and TFLITE.is_file()), reason="../shared (clip and model) absent")
+def test_practice_clip_one_shift_with_stage_times() -> None:
+    from shiftclipper_contracts.config import load_config
+    from shiftclipper_contracts.events import TrackWork
+    from shiftclipper_contracts.job_setup import setup_from_obj
+    from shiftclipper_tracker.decode import video_info
+    from shiftclipper_tracker.pipeline import Hooks, Models, track_video
+
+    models = Models(load_config({}, model_path=str(TFLITE)))
+    info = video_info(str(PRACTICE))
+    setup = setup_from_obj({"jersey_number": "19", "jersey_color": "red"})
+    work = TrackWork(job_id="t", attempt=1, video_key="k", video=info, setup=setup)
+    out = track_video(
+        models, str(PRACTICE), work, Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
+    )
+    assert len(out.segments) == 1
+    seg = out.segments[0]
+    assert 0.3 <= seg.start_s <= 2.0
+    assert seg.end_s >= 9.5
+    assert set(STAGES) | {"track"} <= set(out.stats.stage_seconds)
+    assert out.stats.frames_detected > 0 and out.stats.ocr_reads > 0
