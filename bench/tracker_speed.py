@@ -11,7 +11,7 @@ RTF = wall time / video time.
 
 Pipeline (`--pipeline`): the whole `track_video` (broadcast preset) with our `SpeedOptions` vs the naive loop
 (`pipeline.NAIVE`: inline decode, every frame detected, every wanted crop read with all views), in one run, on
-the real clips (practice: #19 red; broadcast: #77 EDM blue) and on a generated 1080p30 clip of moving coloured
+the real clips (practice: #19 red; broadcast: #77 EDM navy #041e42) and on a generated 1080p30 clip of moving coloured
 rectangles (`--pipeline-seconds`, detection cost per sampled frame does not depend on content; OCR cost does,
 which is why the real clips are reported too). The naive loop runs on the first `--naive-seconds` of each
 video (stream-copied slice) and so does ours, for a like-for-like ratio; ours also runs on the whole video.
@@ -267,7 +267,7 @@ def bench_pipeline(args: argparse.Namespace) -> dict[str, object]:
     videos = [("generated_rects_1080p30", gen, "19", "red")]
     videos += [
         (n, c, num, col)
-        for n, c, num, col in (("practice", PRACTICE, "19", "red"), ("broadcast", BROADCAST, "77", "blue"))
+        for n, c, num, col in (("practice", PRACTICE, "19", "red"), ("broadcast", BROADCAST, "77", "#041e42"))
         if c.is_file()
     ]
     rows: dict[str, object] = {}

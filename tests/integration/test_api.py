@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 from litestar.testing import AsyncTestClient
@@ -174,3 +175,27 @@ async def test_bad_ids_are_404_not_500(client):
     resp = await client.post("/jobs", json={"name": "x", "bogus": 1}, headers=ALICE)
     assert resp.status_code == 400 and "error" in resp.json()
     assert (await client.get("/schema/openapi.json")).status_code == 200
+
+
+async def test_presigned_upload_stats_dead_letters_cleanup(client, video):
+    job_id = (await _job(client))["job_id"]
+    early = await client.post(f"/jobs/{job_id}/video/complete?filename=g.mp4", headers=ALICE)
+    assert early.status_code == 409 and early.json()["error"]["code"] == "no_video"
+    signed = (await client.post(f"/jobs/{job_id}/upload-url?filename=g.mp4", headers=ALICE)).json()
+    assert signed["method"] == "PUT" and "X-Amz-Signature" in signed["url"]
+    async with httpx.AsyncClient() as direct:  # straight to storage, no API key
+        assert (await direct.put(signed["url"], content=video.read_bytes())).status_code == 200
+    done = await client.post(f"/jobs/{job_id}/video/complete?filename=g.mp4", headers=ALICE)
+    assert done.status_code == 200 and done.json()["status"] == "uploaded"
+
+    stats = (await client.get("/stats", headers=ALICE)).json()
+    assert stats["jobs_by_status"]["uploaded"] >= 1 and stats["queue_depth"] >= 0
+    assert (await client.get("/dead-letters", headers=ALICE)).json()["jobs"] == []
+
+    # cleanup removes finished jobs only: cancel one, leave the uploaded one alone
+    old = (await _job(client))["job_id"]
+    await client.post(f"/jobs/{old}/cancel", headers=ALICE)
+    removed = (await client.post("/jobs/cleanup?days=0", headers=ALICE)).json()["removed"]
+    assert old in removed and job_id not in removed
+    assert (await client.get(f"/jobs/{old}", headers=ALICE)).status_code == 404
+    assert (await client.get(f"/jobs/{job_id}", headers=ALICE)).status_code == 200

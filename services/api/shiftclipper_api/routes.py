@@ -15,7 +15,7 @@ from litestar.response.sse import ServerSentEventMessage
 
 from shiftclipper_contracts import names
 from shiftclipper_contracts.job_setup import JobSetup
-from shiftclipper_contracts.jobs import CreateJobRequest, JobList
+from shiftclipper_contracts.jobs import CleanupResult, CreateJobRequest, JobList, Stats, UploadUrl
 from shiftclipper_contracts.results import Results
 from shiftclipper_contracts.status import TERMINAL_STATES, JobState, StatusRecord
 
@@ -98,6 +98,57 @@ async def post_upload(request: Request, principal: Principal, job_id: str) -> St
     await jobs(request).visible(principal, job_id)  # 404 before reading the body
     filename, chunks = await multipart_file(request)
     return await jobs(request).upload(principal, job_id, chunks, filename)
+
+
+@post("/jobs/{job_id:str}/upload-url", status_code=200)
+async def upload_url(request: Request, principal: Principal, job_id: str, filename: str = "video.mp4") -> UploadUrl:
+    """A presigned PUT for direct-to-storage upload; then POST /jobs/{id}/video/complete."""
+    return await jobs(request).upload_url(principal, job_id, filename)
+
+
+@post("/jobs/{job_id:str}/video/complete", status_code=200)
+async def complete_upload(
+    request: Request, principal: Principal, job_id: str, filename: str = "video.mp4"
+) -> StatusRecord:
+    return await jobs(request).complete_upload(principal, job_id, filename)
+
+
+@post("/jobs/cleanup", status_code=200)
+async def cleanup_jobs(
+    request: Request,
+    principal: Principal,
+    days: Annotated[float, Parameter(ge=0)] = 30.0,
+    max_count: Annotated[int, Parameter(ge=1, le=10_000)] = 1000,
+) -> CleanupResult:
+    """Remove finished jobs older than `days`, with their objects. Running jobs are never touched."""
+    return CleanupResult(removed=await jobs(request).cleanup(principal, days, max_count))
+
+
+@get("/dead-letters")
+async def dead_letters(request: Request, principal: Principal) -> JobList:
+    """Jobs that failed for good (after their attempts); `POST /jobs/{id}/retry` re-queues one."""
+    failed = [
+        r
+        for r in request.app.state.deps.status.records.values()
+        if principal.can_see(r.owner) and r.status == JobState.failed
+    ]
+    return JobList(jobs=sorted(failed, key=lambda r: r.updated_at, reverse=True))
+
+
+@get("/stats")
+async def stats(request: Request, principal: Principal) -> Stats:
+    deps = request.app.state.deps
+    visible = [r for r in deps.status.records.values() if principal.can_see(r.owner)]
+    by_status = {state.value: sum(1 for r in visible if r.status == state) for state in JobState}
+    tracker = await deps.js.consumer_info(names.WORK_STREAM, names.TRACKER_CONSUMER)
+    exporter = await deps.js.consumer_info(names.EVENTS_STREAM, names.EXPORTER_CONSUMER)
+    return Stats(
+        jobs_by_status=by_status,
+        queue_depth=tracker.num_pending or 0,
+        tracking_in_flight=tracker.num_ack_pending or 0,
+        workers={"tracker_idle_pulls": tracker.num_waiting or 0, "exporter_idle_pulls": exporter.num_waiting or 0},
+        dead_letters=by_status[JobState.failed.value],
+    )
 
 
 @post("/jobs/{job_id:str}/run", status_code=202)
@@ -189,6 +240,7 @@ async def _body_chunks(body: Any) -> AsyncIterator[bytes]:
 
 
 ROUTES = [
-    create_job, list_jobs, get_status, put_setup, get_setup, put_video, post_upload, run_job, retry_job,
-    cancel_job, delete_job, get_results, job_events, get_artifact,
+    create_job, list_jobs, get_status, put_setup, get_setup, put_video, post_upload, upload_url, complete_upload,
+    run_job, retry_job, cancel_job, delete_job, get_results, job_events, get_artifact, cleanup_jobs, dead_letters,
+    stats,
 ]  # fmt: skip

@@ -20,7 +20,7 @@ from shiftclipper_common.storage import ObjectNotFound, UploadTooLarge
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from shiftclipper_contracts.job_setup import JobSetup, SetupError, setup_from_obj
-from shiftclipper_contracts.jobs import CreateJobRequest, JobRecord
+from shiftclipper_contracts.jobs import CreateJobRequest, JobRecord, UploadUrl
 from shiftclipper_contracts.results import Results
 from shiftclipper_contracts.status import ACTIVE_STATES, TERMINAL_STATES, ErrorInfo, JobState, StatusRecord
 
@@ -102,20 +102,48 @@ class JobService:
         except Conflict:
             raise ApiError(409, "conflict", "the job was changed concurrently; try again") from None
 
-    async def upload(
-        self, principal: Principal, job_id: str, chunks: AsyncIterator[bytes], filename: str
-    ) -> StatusRecord:
+    async def _start_upload(self, principal: Principal, job_id: str) -> None:
         job, _ = await self.visible(principal, job_id)
         state = self.status_of(job).status
         if state not in (JobState.created, JobState.uploading, JobState.uploaded):
             raise ApiError(409, "conflict", f"the job is {state}; create a new job for another video")
         await self._emit(ev.UploadStarted(job_id=job_id))
+
+    async def upload(
+        self, principal: Principal, job_id: str, chunks: AsyncIterator[bytes], filename: str
+    ) -> StatusRecord:
+        await self._start_upload(principal, job_id)
         key = names.input_key(job_id, video_extension(filename))
         try:
             size = await self.d.store.put_stream(key, chunks, self.d.config.max_upload_bytes)
+        except (UploadTooLarge, ApiError) as exc:
+            return await self._upload_failed(job_id, key, exc)
+        return await self._record_video(job_id, key, size, filename)
+
+    async def upload_url(self, principal: Principal, job_id: str, filename: str) -> UploadUrl:
+        """A presigned PUT straight to storage; the client then calls `complete_upload`."""
+        await self._start_upload(principal, job_id)
+        key = names.input_key(job_id, video_extension(filename))
+        ttl = self.d.config.artifact_url_ttl_s
+        return UploadUrl(url=await self.d.store.presign_put(key, ttl), method="PUT", key=key, expires_in_s=ttl)
+
+    async def complete_upload(self, principal: Principal, job_id: str, filename: str) -> StatusRecord:
+        await self.visible(principal, job_id)
+        key = names.input_key(job_id, video_extension(filename))
+        head = await self.d.store.head(key)
+        if head is None:
+            raise ApiError(409, "no_video", "nothing was uploaded to the presigned URL for this file name")
+        size = int(head["ContentLength"])
+        if size > self.d.config.max_upload_bytes:
+            return await self._upload_failed(job_id, key, UploadTooLarge(f"upload exceeds {size} bytes"))
+        return await self._record_video(job_id, key, size, filename)
+
+    async def _record_video(self, job_id: str, key: str, size: int, filename: str) -> StatusRecord:
+        """Probe the stored video where it lies, then record it on the job."""
+        try:
             url = await self.d.store.presign_internal_get(key, 600)
             video = await probe_async(url, size, PurePosixPath(filename).name[:200])
-        except (UploadTooLarge, ProbeError, ApiError) as exc:
+        except ProbeError as exc:
             return await self._upload_failed(job_id, key, exc)
         found = await self.d.jobs.get(job_id)
         if found is None:
@@ -192,6 +220,21 @@ class JobService:
         if results.reel:
             results.reel.url = await self.d.store.presign_get(results.reel.key, ttl)
         return results
+
+    async def cleanup(self, principal: Principal, days: float, max_count: int) -> list[str]:
+        """Delete finished jobs older than `days` (oldest first, at most `max_count`); never active ones."""
+        cutoff = datetime.now(UTC).timestamp() - days * 86400
+        finished = [
+            r
+            for r in self.d.status.records.values()
+            if principal.can_see(r.owner) and r.status in TERMINAL_STATES and r.updated_at.timestamp() < cutoff
+        ]
+        finished.sort(key=lambda r: r.updated_at)
+        removed = []
+        for record in finished[:max_count]:
+            await self.delete(principal, record.job_id)
+            removed.append(record.job_id)
+        return removed
 
 
 def _parse_setup(obj: Any, where: str) -> JobSetup:
