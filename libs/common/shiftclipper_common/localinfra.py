@@ -178,7 +178,7 @@ def seaweed_process(data_dir: Path, s3_port: int, creds: S3Credentials) -> Manag
     return ManagedProcess("s3", argv, data_dir / "weed.log", ready_port=s3_port)
 
 
-def wait_s3_ready(endpoint: str, creds: S3Credentials, bucket: str, timeout: float = 60.0) -> None:
+def wait_s3_ready(endpoint: str, creds: S3Credentials, bucket: str, timeout: float = 180.0) -> None:
     """Block until the S3 gateway answers and `bucket` exists (SeaweedFS opens its port before the
     filer is ready)."""
     import boto3
