@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,6 +32,8 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CROPS_DIR = SHARED / "media" / "jersey_crops_nhl_ocr"
 DEFAULT_TARGET = ("red", "4")
 """Red #4: legible in most of its crops; red #14 (a teammate) is the similar-number distractor."""
+DEFAULT_TARGET_FILES: tuple[str, ...] = ("frm_4_663_23.jpg",)
+"""One clean, legible crop of red #4 (a lone upright skater, number facing the camera)."""
 
 ICE_TOP = 205
 """First ice row (the boards are above), at 720 rows; scaled with the frame height."""
@@ -40,6 +43,8 @@ HEIGHT_NEAR, HEIGHT_FAR = 0.36, 0.22
 """Skater height (fraction of frame height) at the bottom and at the top of the ice (perspective)."""
 ENTRY_S = 1.0
 """The target skates from the bench (top of the ice) to its path, and back, over this long."""
+WANDER_X, WANDER_Y = 0.15, 0.3
+"""How far a skater wanders from its lane (fraction of the frame width; of the ice depth)."""
 PAN_AMPLITUDE = 0.45
 """Camera pan amplitude as a fraction of the frame width."""
 
@@ -68,6 +73,8 @@ class GroundTruth:
     target_crops: list[str] = field(default_factory=list)
     occlusions: list[float] = field(default_factory=list)
     """Times at which another skater is centred in front of the target."""
+    skaters_in_view: float = 0.0
+    """Mean number of skaters wholly inside the frame (what a perfect detector would find)."""
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -139,8 +146,8 @@ class _Skater:
     path: _Path
     start: float
     end: float
-    spread: float
-    """Horizontal range around the play centre, as a fraction of the frame width."""
+    home: tuple[float, float]
+    """Lane: horizontal offset from the play centre (fraction of the frame width), depth 0 (far) .. 1 (near)."""
     crossing: tuple[float, float] | None = None
     """(time, direction): a crossing skater moves past the target, centred on it at `time`."""
 
@@ -214,49 +221,63 @@ def generate(
     fps: int = 30,
     size: tuple[int, int] = (1280, 720),
     target: tuple[str, str] = DEFAULT_TARGET,
+    target_files: Sequence[str] | None = DEFAULT_TARGET_FILES,
+    similar_numbers: bool = True,
     crops_dir: Path = CROPS_DIR,
 ) -> GroundTruth:
-    """Render the video to `path` (H.264 mp4) and return its ground truth (also saved as `<path>.truth.json`)."""
+    """Render the video to `path` (H.264 mp4) and return its ground truth (also saved as `<path>.truth.json`).
+
+    `target_files`: the crops the target is drawn with (one per shift, in turn); None: every legible crop of
+    `target` (a harder variant: the target changes pose and crop background between shifts).
+    `similar_numbers`: one distractor slot is, half of the time, a teammate whose number contains the target's
+    (red #14 for #4), which a reader that drops a digit confuses with the target.
+    """
     duration = float(seconds if seconds is not None else (minutes or 1.0) * 60)
     rng = np.random.default_rng(seed)
     width, height = size
     team, number = target
     crops = load_crops(crops_dir)
     mine = [c for c in crops if c.team == team and c.number == number and c.legible]
+    if target_files is not None:
+        mine = [c for c in mine if c.file in target_files]
     if not mine:
         raise ValueError(f"no legible crop of {team} #{number} in {crops_dir}")
     others = [c for c in crops if not (c.team == team and c.number == number)]
     mates = [c for c in others if c.team == team]
-    similar = [c for c in mates if number in c.number or c.number in number]
+    similar = [c for c in mates if number in c.number or c.number in number] if similar_numbers else []
     opponents = [c for c in others if c.team != team]
     colour = lab_to_hex(tuple(np.median([torso_lab(c.img, (0.0, 0.0, 1.0, 1.0)) for c in mine], axis=0)))
 
     shifts = shift_schedule(duration, rng)
-    order = rng.permutation(len(mine))
     skaters: list[_Skater] = []
     target_skaters: list[_Skater] = []
     occlusions: list[float] = []
     for i, (s, e) in enumerate(shifts):
-        sk = _Skater(mine[order[i % len(mine)]], _Path(rng), s, e, 0.33)
+        home = (float(rng.uniform(-0.2, 0.2)), float(rng.uniform(0.2, 0.8)))
+        sk = _Skater(mine[i % len(mine)], _Path(rng), s, e, home)
         target_skaters.append(sk)
         t = s + ENTRY_S + float(rng.uniform(1, 6))
         while t < e - ENTRY_S - 1:
             occlusions.append(round(t, 3))
             pool = opponents if rng.random() < 0.6 else mates
             direction = 1.0 if rng.random() < 0.5 else -1.0
-            skaters.append(_Skater(pool[rng.integers(len(pool))], _Path(rng), t - 1.5, t + 1.5, 0, (t, direction)))
+            crop = pool[rng.integers(len(pool))]
+            skaters.append(_Skater(crop, _Path(rng), t - 1.5, t + 1.5, (0.0, 0.0), (t, direction)))
             t += float(rng.uniform(6, 15))
     # Distractor slots: each slot always holds a skater, changed every 30-90 s (line changes).
-    for slot in range(int(rng.integers(3, 7))):
+    n_slots = int(rng.integers(3, 7))
+    lanes = rng.permutation(np.linspace(-0.4, 0.4, n_slots))
+    for slot in range(n_slots):
         t = 0.0
         while t < duration:
             stint = float(rng.uniform(30, 90))
-            if slot == 0 and similar:
+            if slot == 0 and similar and rng.random() < 0.5:
                 pool = similar
             else:
                 pool = mates if slot % 2 else opponents
             crop = pool[rng.integers(len(pool))]
-            skaters.append(_Skater(crop, _Path(rng), t, min(duration, t + stint) + 1e-6, 0.55))
+            home = (float(lanes[slot] + rng.uniform(-0.08, 0.08)), float(rng.uniform(0.0, 1.0)))
+            skaters.append(_Skater(crop, _Path(rng), t, min(duration, t + stint) + 1e-6, home))
             t += stint
 
     world_w = width + 2 * round(PAN_AMPLITUDE * width) + 64
@@ -270,8 +291,9 @@ def generate(
 
     def place(sk: _Skater, t: float, cam_centre: float) -> tuple[float, float]:
         px, py = sk.path.at(t)
-        x = cam_centre + px * sk.spread * width
-        foot = foot_lo + (py + 1) / 2 * (foot_hi - foot_lo)
+        x = cam_centre + (sk.home[0] + WANDER_X * px) * width
+        depth = min(1.0, max(0.0, sk.home[1] + WANDER_Y * py))
+        foot = foot_lo + depth * (foot_hi - foot_lo)
         return x, foot
 
     out = Path(path)
@@ -280,6 +302,7 @@ def generate(
     stream = container.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(fps * 2)})
     stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
     n_frames = round(duration * fps)
+    visible = 0
     try:
         for i in range(n_frames):
             t = i / fps
@@ -312,7 +335,9 @@ def generate(
             for foot, crop, x in sorted(draws, key=lambda d: d[0]):
                 rel = (foot - foot_lo) / (foot_hi - foot_lo)
                 h_px = round(height * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
-                _paste(frame, sprites.get(crop, h_px), x, foot)
+                sprite = sprites.get(crop, h_px)
+                _paste(frame, sprite, x, foot)
+                visible += abs(x - width / 2) + sprite[0].shape[1] / 2 <= width / 2
             frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
             k = i % len(noise)
             frame = cv2.subtract(cv2.add(frame, noise_pos[k]), noise_neg[k])
@@ -336,6 +361,7 @@ def generate(
         shifts=shifts,
         target_crops=[sk.crop.file for sk in target_skaters],
         occlusions=occlusions,
+        skaters_in_view=round(visible / max(1, n_frames), 2),
     )
     truth.save(out.with_name(out.name + ".truth.json"))
     return truth

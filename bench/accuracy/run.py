@@ -23,10 +23,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from shiftclipper_contracts.config import load_config
 from shiftclipper_contracts.events import TrackWork
 from shiftclipper_contracts.job_setup import setup_from_obj
 from shiftclipper_tracker.decode import video_info
+from shiftclipper_tracker import pipeline
+from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.pipeline import Hooks, Models, track_video
 
 from .generate import CROPS_DIR, SHARED, GroundTruth, generate
@@ -39,28 +43,38 @@ MODEL = SHARED / "models" / "yolov8n_int8.tflite"
 class Probe:
     """Counts what the detector and the reader see, by wrapping the loaded models (no tracker changes)."""
 
-    interval_s: float
-    frame: int = 0
+    t: float = 0.0
     detections: list[int] = field(default_factory=list)
     reads: list[tuple[float, str, float]] = field(default_factory=list)
 
     def attach(self, models: Models) -> None:
         update, read_batch = models.detector.update, models.reader.read_batch
+        probe = self
+
+        class Core(TrackingCore):
+            def needs_read(self, track_id: int, t: float, *args: Any, **kwargs: Any) -> bool:
+                probe.t = t
+                return super().needs_read(track_id, t, *args, **kwargs)
+
+        pipeline.TrackingCore = Core  # type: ignore[misc]  # restored by detach()
 
         def det(*args: Any, **kwargs: Any) -> Any:
             people = update(*args, **kwargs)
             self.detections.append(len(people))
-            self.frame += 1
             return people
 
         def ocr(crops: Sequence[Any], *args: Any, **kwargs: Any) -> Any:
             out = read_batch(crops, *args, **kwargs)
-            t = (self.frame - 1) * self.interval_s
-            self.reads.extend((t, r.number, r.confidence) for r in out if r is not None)
+            self.reads.extend((self.t, r.number, r.confidence) for r in out if r is not None)
             return out
 
         models.detector.update = det  # type: ignore[method-assign]
         models.reader.read_batch = ocr  # type: ignore[method-assign]
+
+    @staticmethod
+    def detach(models: Models) -> None:
+        pipeline.TrackingCore = TrackingCore  # type: ignore[misc]
+        del models.detector.update, models.reader.read_batch  # back to the class methods
 
 
 @dataclass
@@ -83,14 +97,14 @@ def track(models: Models, truth: GroundTruth, preset: str, extra: dict[str, Any]
     )
     info = video_info(truth.video)
     work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
-    probe = Probe(1.0 / min(info.fps, setup.effective_tuning().detect_fps))
+    probe = Probe()
     probe.attach(models)
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     t0 = time.perf_counter()
     try:
         outcome = track_video(models, truth.video, work, hooks)
     finally:
-        del models.detector.update, models.reader.read_batch  # back to the class methods
+        probe.detach(models)
     wall = time.perf_counter() - t0
     segments = [(round(s.start_s, 2), round(s.end_s, 2)) for s in outcome.segments]
     target_reads = [(t, c) for t, n, c in probe.reads if n == truth.number]
@@ -105,7 +119,8 @@ def track(models: Models, truth: GroundTruth, preset: str, extra: dict[str, Any]
             1 for t, c in target_reads if not _inside(t, truth.shifts) and c >= min_conf
         ),
         "top_reads": Counter(n for _, n, c in probe.reads if c >= min_conf).most_common(6),
-        "events": Counter(e["kind"] for e in outcome.timeline),
+        "events": dict(Counter(e["kind"] for e in outcome.timeline)),
+        "stats": msgspec.to_builtins(outcome.stats),
         "timeline": outcome.timeline,
     }
     return PresetResult(preset, score(segments, truth.shifts), wall, wall / truth.duration_s, segments, diagnosis)
@@ -116,7 +131,8 @@ def report(truth: GroundTruth, result: PresetResult, verbose: bool = False) -> s
     ok = s.passes()
     flag = {k: "ok" if v else "MISS" for k, v in ok.items()}
     lines = [
-        f"[{result.preset}] video {truth.duration_s:.0f} s, target #{truth.number} {truth.color} ({truth.team})",
+        f"[{result.preset}] video {truth.duration_s:.0f} s, target #{truth.number} {truth.color} ({truth.team}), "
+        f"{truth.skaters_in_view} skaters in view a frame",
         f"  recall     {s.recall:.3f} ({s.matched}/{s.n_true}) {flag['recall']}",
         f"  precision  {s.precision:.3f} ({s.matched}/{s.n_pred}) {flag['precision']}",
         "  boundary   " + ("n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s (median)") + f" {flag['boundary_s']}",
@@ -143,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
     p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
+    p.add_argument("--no-similar", action="store_true", help="no teammate whose number contains the target's")
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
     p.add_argument("--json", help="write the results here")
@@ -163,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             raw["size"] = tuple(raw["size"])
             truth = GroundTruth(**raw)
         else:
-            truth = generate(video, seconds=seconds, seed=a.seed)
+            truth = generate(video, seconds=seconds, seed=a.seed, similar_numbers=not a.no_similar)
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         models = Models(load_config({}, model_path=str(MODEL)))
         results = [track(models, truth, preset, json.loads(a.setup)) for preset in a.preset or ["broadcast"]]

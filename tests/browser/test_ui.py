@@ -14,8 +14,6 @@ import pytest
 
 from tests.conftest import PRACTICE_CLIP, REPO, TFLITE_MODEL, needs_shared
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240), needs_shared(PRACTICE_CLIP, TFLITE_MODEL)]
-
 SHOTS = REPO / "docs" / "screenshots"
 KEY = "alice-key-123"
 
@@ -47,16 +45,21 @@ def click_frame(page: Any, nx: float, ny: float) -> None:
     page.locator("#frame").click(position={"x": nx * box["width"], "y": ny * box["height"]})
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+@needs_shared(PRACTICE_CLIP, TFLITE_MODEL)
 def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-    page.on(
-        "console",
-        lambda msg: msg.type == "error" and problems.append(f"console: {msg.text} @ {msg.location.get('url')}"),
-    )
+
+    def on_console(msg: Any) -> None:
+        if msg.type == "error":
+            problems.append(f"console: {msg.text} @ {msg.location.get('url')}")
+
+    page.on("console", on_console)
 
     # 1. API key, remembered across a reload.
     page.goto(ui_stack + "/")
@@ -90,6 +93,15 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
         "(v => Math.abs(v.currentTime - 5) < 0.05 && !v.seeking)(document.querySelector('#preview'))"
     )
     page.wait_for_selector("#frame:not([hidden])")
+    # The eyedropper from the keyboard: focus the frame, move the crosshair, Enter.
+    page.check("input[name=tool][value=opponent_color]")
+    page.focus("#frame")
+    for _ in range(7):
+        page.keyboard.press("Shift+ArrowDown")  # from the centre to y = 0.85: the ice, whitish
+    page.keyboard.press("Enter")
+    ice = page.input_value("#opponent_color")
+    assert re.fullmatch(r"#[0-9a-f]{6}", ice) and min(int(ice[i : i + 2], 16) for i in (1, 3, 5)) > 150, ice
+    page.fill("#opponent_color", "")  # the practice has no opponent
     red = page.evaluate(FIND_RED, [0.6, 0.98, 0.22, 0.45])
     assert red["score"] > 60, red
     page.check("input[name=tool][value=jersey_color]")
@@ -118,9 +130,8 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     # 5. Run: live progress over SSE, the shift appears on the timeline.
     page.click("#run-btn")
     page.wait_for_selector("#progress-section:not([hidden])")
-    page.wait_for_function(
-        "/track|decode|export|reel/.test(document.querySelector('#job-progress-text').textContent)", timeout=60_000
-    )
+    page.wait_for_function("document.querySelector('#job-bar').value > 0.05", timeout=120_000)
+    assert "%" in page.text_content("#job-progress-text")
     shot(page, "04-progress")
     page.wait_for_selector("#results-section:not([hidden])", timeout=180_000)
     assert page.locator(".timeline .shift").count() == 1
@@ -149,6 +160,8 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
 
     # 8. Phone width: the same page, still usable.
     page.set_viewport_size({"width": 390, "height": 844})
+    page.locator("#timeline-section").scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#timeline-section').scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     too_wide = page.evaluate(
         """[...document.querySelectorAll('body *')]
@@ -156,9 +169,31 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
         .map(e => `${e.tagName}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`)"""
     )
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1"), too_wide
-    shot(page, "06-phone", full=True)
+    shot(page, "06-phone")
 
     # The one expected console error is the browser logging the deliberate 400 of step 4.
     unexpected = [p for p in problems if not ("status of 400" in p and p.endswith("/setup"))]
     assert not unexpected, unexpected
     context.close()
+
+
+def test_ui_defaults_come_from_the_contracts() -> None:
+    """/ui/defaults is derived from job_setup.py: presets, defaults, enum choices, docs and bounds."""
+    import msgspec
+
+    from shiftclipper_api.ui import defaults
+    from shiftclipper_contracts.job_setup import PRESETS, CameraMode, JobSetup
+
+    out = defaults()
+    assert out["presets"] == {mode.value: msgspec.to_builtins(t) for mode, t in PRESETS.items()}
+    probe = JobSetup(jersey_number="9", jersey_color="red")
+    for name in ("camera_mode", "mode", "pre_roll_s", "post_roll_s", "clip_mode", "reel", "debug_overlay"):
+        assert out["setup"][name]["default"] == msgspec.to_builtins(getattr(probe, name)), name
+    assert out["setup"]["jersey_number"]["required"] and out["setup"]["jersey_number"]["doc"]
+    assert [c["value"] for c in out["choices"]["camera_mode"]] == [m.value for m in CameraMode]
+    assert all(c["doc"] for c in out["choices"]["camera_mode"])
+    assert out["tuning"]["detect_imgsz"] == {
+        "doc": "Detector input size (long side, pixels).", "min": 160, "max": 1920, "type": "int", "step": 32,
+    }  # fmt: skip
+    assert out["setup"]["pre_roll_s"]["min"] == 0.0 and out["setup"]["pre_roll_s"]["max"] == 30.0
+    msgspec.json.encode(out)  # served as JSON

@@ -6,8 +6,10 @@ from __future__ import annotations
 import av
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from shiftclipper_common.bus import connect, publish_event
+from shiftclipper_common.localinfra import free_port
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts.job_setup import JobSetup
 from shiftclipper_contracts.results import Target
@@ -20,13 +22,15 @@ ALICE = {"X-API-Key": "alice-key-123"}
 @pytest.fixture(scope="module")
 def stack(infra, tmp_path_factory):
     logs = tmp_path_factory.mktemp("logs")
-    exporter = start_service("exporter", service_env(infra.config), logs)
+    metrics_port = free_port()
+    exporter = start_service("exporter", service_env(infra.config, SHIFTCLIPPER_METRICS_PORT=str(metrics_port)), logs)
     with gateway(infra.config, logs) as url:
-        yield url
+        yield url, metrics_port
     exporter.stop()
 
 
 async def test_segments_become_clips_reel_and_results(infra, stack, tmp_path):
+    stack, metrics_port = stack
     video = make_video(tmp_path / "game.mp4", seconds=12.0, fps=25)
     client = httpx.Client(base_url=stack, headers=ALICE, timeout=60)
     job = client.post("/jobs", json={"name": "exp", "setup": {"jersey_number": "19", "jersey_color": "red"}}).json()
@@ -82,6 +86,14 @@ async def test_segments_become_clips_reel_and_results(infra, stack, tmp_path):
         assert abs(duration - expected) < 0.2
     reel = client.get(f"/jobs/{job_id}/artifacts/reel.mp4")
     assert reel.status_code == 200 and reel.headers["content-type"] == "video/mp4"
+    metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+    samples = {
+        (sample.name, sample.labels.get("outcome")): sample.value
+        for family in text_string_to_metric_families(metrics)
+        for sample in family.samples
+        if sample.labels.get("service") == "exporter"
+    }
+    assert samples[("shiftclipper_worker_jobs_total", "clip")] == 2  # each clip cut once despite duplicates
     keys = await _keys(infra, job_id)
     assert sorted(k for k in keys if "/clips/" in k) == [f"jobs/{job_id}/clips/000.mp4", f"jobs/{job_id}/clips/001.mp4"]
 

@@ -12,6 +12,7 @@ from shiftclipper_contracts.config import ServiceConfig, load_config, public_con
 
 from .bus import close, connect
 from .logs import configure_logging
+from .metrics import serve_metrics
 from .storage import ObjectStore
 
 ServiceBody = Callable[[ServiceConfig, JetStreamContext, ObjectStore, asyncio.Event], Awaitable[None]]
@@ -25,6 +26,7 @@ async def run_service(name: str, body: ServiceBody, prepare: Callable[[ServiceCo
     log.info("starting", config=public_config(config))
     if prepare is not None:
         await asyncio.to_thread(prepare, config)
+    serve_metrics(config.metrics_port)
     nc, js = await connect(config, name)
     store = await ObjectStore(config).start()
     stop = asyncio.Event()

@@ -57,6 +57,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Jersey-number OCR engine: `rapidocr` (offline ONNX, default) or `paddleocr`."""
     artifact_url_ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 3600
     """Lifetime of signed artefact URLs."""
+    metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
+    """Port of a worker's Prometheus endpoint (tracker, exporter); 0 = off. The gateway serves /metrics."""
     log_json: bool = True
     """JSON logs (services); False gives console logs."""
     log_level: str = "info"

@@ -13,6 +13,7 @@ from typing import Any
 import msgspec
 from litestar import Response, get
 from litestar.static_files import create_static_files_router
+from litestar.types import ControllerRouterHandler
 
 from shiftclipper_contracts import job_setup
 from shiftclipper_contracts.job_setup import PRESETS, CameraMode, ClipMode, JobSetup, Mode, Tuning
@@ -103,5 +104,9 @@ def _attribute_docs() -> dict[tuple[str, str], str]:
     return docs
 
 
-UI_ROUTES = [index, ui_defaults, create_static_files_router(path="/static", directories=[STATIC_DIR])]
+UI_ROUTES: list[ControllerRouterHandler] = [
+    index,
+    ui_defaults,
+    create_static_files_router(path="/static", directories=[STATIC_DIR]),
+]
 """Unauthenticated: the page, its assets and the defaults carry no job data."""

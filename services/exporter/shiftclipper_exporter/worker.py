@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import tempfile
+from collections import defaultdict
 from pathlib import Path
 
 import msgspec
@@ -20,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from shiftclipper_common import metrics
 from shiftclipper_common.bus import publish_event
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
@@ -44,6 +46,9 @@ class ExporterWorker:
         self.config, self.js, self.store = config, js, store
         self.status_kv: KeyValue
         self.slots = asyncio.Semaphore(config.exporter_concurrency)
+        # A segment event and `tracking_done` ("cut what is missing") may be handled at once: the
+        # lock makes the second wait for the first cut instead of cutting the same clip again.
+        self._clip_locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
     async def run(self, stop: asyncio.Event) -> None:
         self.status_kv = await self.js.key_value(names.STATUS_BUCKET)
@@ -116,6 +121,7 @@ class ExporterWorker:
 
     async def _failed(self, msg: Msg, event: ev.Event, exc: Exception) -> None:
         delivered = msg.metadata.num_delivered or 1
+        metrics.JOBS.labels("exporter", "error").inc()
         log.warning("export error", job_id=event.job_id, error=str(exc), delivery=delivered)
         permanent = isinstance(exc, MediaError)
         if permanent or delivered >= self.config.max_attempts:
@@ -129,6 +135,15 @@ class ExporterWorker:
 
     async def export_segment(self, job_id: str, attempt: int, segment: ev.Segment, spec: ev.ExportSpec) -> None:
         key, thumb = names.clip_key(job_id, segment.index), names.thumb_key(job_id, segment.index)
+        async with self._clip_locks[key]:
+            await self._cut_if_missing(job_id, key, thumb, segment, spec)
+        self._clip_locks.pop(key, None)
+        ready = ev.ClipReady(job_id=job_id, attempt=attempt, segment_index=segment.index, key=key, thumb_key=thumb)
+        await publish_event(self.js, ready, str(segment.index))
+
+    async def _cut_if_missing(
+        self, job_id: str, key: str, thumb: str, segment: ev.Segment, spec: ev.ExportSpec
+    ) -> None:
         if await self.store.head(key) is None:
             start, end = clip_window(segment, spec)
             src = await self.store.presign_internal_get(spec.video_key)
@@ -138,9 +153,8 @@ class ExporterWorker:
                 await asyncio.to_thread(thumbnail, str(clip_path), str(thumb_path), min(1.0, (end - start) / 2))
                 await self.store.put_file(thumb, thumb_path, "image/jpeg")
                 await self.store.put_file(key, clip_path, "video/mp4")  # last: its presence means "done"
+            metrics.JOBS.labels("exporter", "clip").inc()
             log.info("clip cut", job_id=job_id, segment=segment.index, start_s=start, end_s=end)
-        ready = ev.ClipReady(job_id=job_id, attempt=attempt, segment_index=segment.index, key=key, thumb_key=thumb)
-        await publish_event(self.js, ready, str(segment.index))
 
     async def finish_job(self, done: ev.TrackingDone) -> None:
         for segment in done.segments:  # redelivered or lost segment events: cut what is missing
@@ -156,6 +170,7 @@ class ExporterWorker:
             toi_s=results.toi_s, reel_key=reel[0] if reel else None,
         )  # fmt: skip
         await publish_event(self.js, finished, "")
+        metrics.JOBS.labels("exporter", "export_done").inc()
         log.info("export done", job_id=done.job_id, shifts=results.shift_count)
 
     async def _build_reel(self, done: ev.TrackingDone) -> tuple[str, float]:

@@ -20,6 +20,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
+from shiftclipper_common import metrics
 from shiftclipper_common.bus import publish_event
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
@@ -79,6 +80,8 @@ class TrackerWorker:
     async def handle(self, msg: Msg) -> None:
         work = _work_decoder.decode(msg.data)
         delivered = msg.metadata.num_delivered or 1
+        if delivered > 1:
+            metrics.REDELIVERIES.labels("tracker").inc()
         bound = log.bind(job_id=work.job_id, attempt=work.attempt, delivery=delivered)
         status = await self._status(work.job_id)
         if status is not None and status.attempt < work.attempt:
@@ -96,8 +99,10 @@ class TrackerWorker:
         )
         bound.info("tracking started")
         try:
-            outcome = await self._track_through_outages(msg, work)
+            with metrics.IN_FLIGHT.labels("tracker").track_inprogress():
+                outcome = await self._track_through_outages(msg, work)
         except Cancelled:
+            metrics.JOBS.labels("tracker", "cancelled").inc()
             await publish_event(self.js, ev.JobCancelled(job_id=work.job_id, attempt=work.attempt), "")
             await msg.ack()
             bound.info("tracking cancelled")
@@ -116,6 +121,10 @@ class TrackerWorker:
         await msg.ack()
         with contextlib.suppress(Exception):
             await self.checkpoints.purge(work.job_id)
+        metrics.JOBS.labels("tracker", "done").inc()
+        metrics.TRACK_FPS.set(outcome.stats.fps_processed)
+        for stage, seconds in outcome.stats.stage_seconds.items():
+            metrics.STAGE_SECONDS.labels(stage).observe(seconds)
         bound.info("tracking done", segments=len(outcome.segments))
 
     async def _track_through_outages(self, msg: Msg, work: ev.TrackWork) -> Outcome:
@@ -218,4 +227,5 @@ class TrackerWorker:
             self.js, ev.JobFailed(job_id=work.job_id, attempt=work.attempt, error=error, stage="track"), ""
         )
         await msg.term()
+        metrics.JOBS.labels("tracker", "failed").inc()
         log.warning("job failed", job_id=work.job_id, code=code, message=message)

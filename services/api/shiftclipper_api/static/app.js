@@ -2,6 +2,8 @@
 const $ = (sel) => document.querySelector(sel);
 const ACTIVE = new Set(["queued", "tracking", "exporting"]);
 const FINISHED = new Set(["done", "done_no_shifts", "failed", "cancelled"]);
+const STAGES = { upload: "Uploading", queue: "Waiting for a worker", decode: "Reading the video",
+  track: "Finding the player", export: "Cutting clips", reel: "Building the reel" };
 const ADVANCED = ["pre_roll_s", "post_roll_s", "clip_mode", "reel", "debug_overlay"];
 
 const state = {
@@ -10,6 +12,7 @@ const state = {
   job: null, // the status record of the open job
   files: new Map(), // job id -> the local File, for the preview
   seeds: [],
+  cursor: { x: 0.5, y: 0.5 }, // keyboard crosshair on the paused frame, normalised
   events: null, // EventSource of the open job
   results: null,
 };
@@ -98,8 +101,8 @@ async function refreshJobs() {
           {},
           el(
             "button",
-            { type: "button", class: "job-link", "aria-current": state.job?.job_id === job.job_id ? "true" : false,
-              onclick: () => openJob(job.job_id) },
+            { type: "button", class: "job-link", "data-job": job.job_id, onclick: () => openJob(job.job_id),
+              "aria-current": state.job?.job_id === job.job_id ? "true" : false },
             el("span", { class: "job-name" }, job.name),
             el("span", { class: `pill ${job.status}` }, job.status.replace("_", " ")),
             el("span", { class: "muted" }, new Date(job.created_at).toLocaleString()),
@@ -192,7 +195,10 @@ async function openJob(jobId, record) {
     loadPreview(state.files.get(jobId));
     if (record.status !== "created" && record.status !== "uploaded") await loadSetup(jobId);
   }
-  for (const btn of document.querySelectorAll(".job-link")) btn.removeAttribute("aria-current");
+  for (const btn of document.querySelectorAll(".job-link")) {
+    if (btn.dataset.job === jobId) btn.setAttribute("aria-current", "true");
+    else btn.removeAttribute("aria-current");
+  }
   render(record);
   if (ACTIVE.has(record.status)) listen(jobId);
   else if (record.has_results) await loadResults(jobId);
@@ -209,6 +215,11 @@ async function loadSetup(jobId) {
 
 function render(record) {
   state.job = record;
+  const listed = document.querySelector(`.job-link[data-job="${CSS.escape(record.job_id)}"] .pill`);
+  if (listed) {
+    listed.textContent = record.status.replace("_", " ");
+    listed.className = `pill ${record.status}`;
+  }
   const status = record.status;
   $("#job-status").textContent = status.replace("_", " ");
   $("#job-status").className = `pill ${status}`;
@@ -216,7 +227,7 @@ function render(record) {
   $("#progress-section").hidden = !ACTIVE.has(status) && status !== "failed" && status !== "cancelled";
   $("#cancel-btn").hidden = !ACTIVE.has(status);
   $("#job-bar").value = record.progress || 0;
-  const parts = [`${status === "queued" ? "Waiting for a worker" : record.stage || status}`];
+  const parts = [status === "queued" ? STAGES.queue : FINISHED.has(status) ? status : STAGES[record.stage] || record.stage || status];
   parts.push(`${Math.round(100 * (record.progress || 0))}%`);
   if (ACTIVE.has(status) && record.eta_s != null) parts.push(`about ${fmtEta(record.eta_s)} left`);
   if (record.segments_found) parts.push(`${record.segments_found} shift(s) found`);
@@ -567,6 +578,15 @@ function drawFrame() {
   const ctx = c.getContext("2d", { willReadFrequently: true });
   ctx.drawImage(v, 0, 0, c.width, c.height);
   const r = Math.max(6, c.width / 80);
+  if (document.activeElement === c) {
+    // Keyboard crosshair: arrows move it, Enter or Space uses the selected tool there.
+    const [x, y] = [state.cursor.x * c.width, state.cursor.y * c.height];
+    ctx.lineWidth = Math.max(2, r / 4);
+    ctx.strokeStyle = "#00e5ff";
+    ctx.beginPath();
+    ctx.moveTo(x - 2 * r, y); ctx.lineTo(x + 2 * r, y); ctx.moveTo(x, y - 2 * r); ctx.lineTo(x, y + 2 * r);
+    ctx.stroke();
+  }
   for (const s of state.seeds) {
     if (Math.abs(s.t - v.currentTime) > 0.5) continue;
     ctx.lineWidth = r / 3;
@@ -591,7 +611,10 @@ function pickAt(nx, ny) {
   const size = 5;
   const x = Math.min(c.width - size, Math.max(0, Math.round(nx * c.width) - 2));
   const y = Math.min(c.height - size, Math.max(0, Math.round(ny * c.height) - 2));
-  const data = c.getContext("2d", { willReadFrequently: true }).getImageData(x, y, size, size).data;
+  const ctx = c.getContext("2d", { willReadFrequently: true });
+  ctx.drawImage(video(), 0, 0, c.width, c.height); // sample the bare frame, not the marks drawn on it
+  const data = ctx.getImageData(x, y, size, size).data;
+  drawFrame();
   const sum = [0, 0, 0];
   for (let i = 0; i < data.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += data[i + k];
   const hex = `#${sum.map((v) => Math.round(v / (size * size)).toString(16).padStart(2, "0")).join("")}`;
@@ -642,9 +665,24 @@ function setupPlayer() {
   $("#back-btn").addEventListener("click", () => step(-1 / 30));
   $("#fwd-btn").addEventListener("click", () => step(1 / 30));
   seek.addEventListener("input", () => { v.pause(); v.currentTime = Number(seek.value); });
+  c.addEventListener("keydown", (e) => {
+    const step = e.shiftKey ? 0.05 : 0.01;
+    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+    if (moves[e.key]) {
+      state.cursor.x = Math.min(1, Math.max(0, state.cursor.x + moves[e.key][0]));
+      state.cursor.y = Math.min(1, Math.max(0, state.cursor.y + moves[e.key][1]));
+    } else if (e.key === "Enter" || e.key === " ") {
+      pickAt(state.cursor.x, state.cursor.y);
+    } else return;
+    e.preventDefault();
+    drawFrame();
+  });
+  c.addEventListener("focus", drawFrame);
+  c.addEventListener("blur", drawFrame);
   c.addEventListener("click", (e) => {
     const rect = c.getBoundingClientRect();
-    pickAt((e.clientX - rect.left) / rect.width, (e.clientY - rect.top) / rect.height);
+    state.cursor = { x: (e.clientX - rect.left) / rect.width, y: (e.clientY - rect.top) / rect.height };
+    pickAt(state.cursor.x, state.cursor.y);
   });
   $("#preview-file").addEventListener("change", () => {
     const file = $("#preview-file").files[0];
