@@ -19,9 +19,11 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q torch==2.14.1 torchvision==0.29.1
 	$(BIN)/pip install -q -e '.[dev]'
-	# The browser test drives Debian's Chromium through Playwright (never `playwright install`).
-	[ -x /usr/bin/chromium ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
-		|| echo "warning: could not install chromium; the browser test will be skipped"
+	# Debian tools the tests use: Chromium for the browser test (driven by Playwright, never
+	# `playwright install`); docker-compose and shellcheck to validate the deployment files.
+	missing=$$(for tool in chromium docker-compose shellcheck; do command -v $$tool >/dev/null || echo $$tool; done); \
+	[ -z "$$missing" ] || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) \
+		|| echo "warning: could not install $$missing; the tests that need them will be skipped"
 	touch $@
 
 demo: setup
