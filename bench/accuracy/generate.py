@@ -6,8 +6,10 @@ only during known intervals; 3-6 other skaters (teammates, including similar num
 the ice all the time with line changes; during each shift other skaters cross in front of the target for
 < 1 s; the frame gets a slight blur and sensor noise. Rendering is numpy/cv2, encoding PyAV libx264.
 
-Crop teams come from the torso colour of each crop (red, white, navy in this set). Every target shift uses
-one legible crop of the target number (a different one per shift when there are several).
+Crop teams come from the torso colour of each crop (red, white, navy in this set). The target is drawn with
+one clean, legible crop (`DEFAULT_TARGET_FILES`); `target_files=None` cycles through every legible crop of its
+number, one per shift. Skaters keep their crop's original background (a rectangle with a feathered edge),
+scaled to 160-260 px tall by depth; the crops are never mirrored (that would mirror the digits).
 
     from bench.accuracy.generate import generate
     truth = generate("game.mp4", seconds=60, seed=1)   # truth.shifts: [(start_s, end_s), ...]
@@ -90,7 +92,7 @@ def _team(lab: tuple[float, float, float]) -> str:
 def lab_to_hex(lab: tuple[float, float, float]) -> str:
     px = np.array([[lab]], dtype=np.float32)
     bgr = cv2.cvtColor(px, cv2.COLOR_Lab2BGR)[0, 0]
-    b, g, r = (int(round(float(np.clip(c, 0, 1)) * 255)) for c in bgr)
+    b, g, r = (round(float(np.clip(c, 0, 1)) * 255) for c in bgr)
     return f"#{r:02x}{g:02x}{b:02x}"
 
 
@@ -166,7 +168,7 @@ def _rink(world_w: int, h: int, rng: np.random.Generator) -> np.ndarray:
         cv2.rectangle(ads, (x + 20, 6), (x + 200, ads.shape[0] - 6), colour, -1)
     img[top - 8 : top] = (40, 200, 235)  # yellow kick plate (BGR)
     ice = np.full((h - top, world_w, 3), (238, 234, 228), np.uint8)
-    ice = cv2.add(ice, rng.integers(0, 8, size=ice.shape, dtype=np.uint8))
+    ice -= rng.integers(0, 8, size=ice.shape, dtype=np.uint8)
     ih = h - top
     for x, colour in ((world_w // 2, (40, 40, 200)), (world_w // 2 - world_w // 4, (170, 80, 20))):
         cv2.line(ice, (x, 0), (x - 60, ih), colour, 14, cv2.LINE_AA)
@@ -271,10 +273,8 @@ def generate(
         t = 0.0
         while t < duration:
             stint = float(rng.uniform(30, 90))
-            if slot == 0 and similar and rng.random() < 0.5:
-                pool = similar
-            else:
-                pool = mates if slot % 2 else opponents
+            similar_stint = slot == 0 and bool(similar) and rng.random() < 0.5
+            pool = similar if similar_stint else mates if slot % 2 else opponents
             crop = pool[rng.integers(len(pool))]
             home = (float(lanes[slot] + rng.uniform(-0.08, 0.08)), float(rng.uniform(0.0, 1.0)))
             skaters.append(_Skater(crop, _Path(rng), t, min(duration, t + stint) + 1e-6, home))
@@ -341,7 +341,7 @@ def generate(
             frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
             k = i % len(noise)
             frame = cv2.subtract(cv2.add(frame, noise_pos[k]), noise_neg[k])
-            yuv = cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420)
+            yuv = np.asarray(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420), dtype=np.uint8)
             for packet in stream.encode(av.VideoFrame.from_ndarray(yuv, format="yuv420p")):
                 container.mux(packet)
         for packet in stream.encode():

@@ -28,9 +28,9 @@ import msgspec
 from shiftclipper_contracts.config import load_config
 from shiftclipper_contracts.events import TrackWork
 from shiftclipper_contracts.job_setup import setup_from_obj
-from shiftclipper_tracker.decode import video_info
 from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
+from shiftclipper_tracker.decode import video_info
 from shiftclipper_tracker.pipeline import Hooks, Models, track_video
 
 from .generate import CROPS_DIR, SHARED, GroundTruth, generate
@@ -56,7 +56,7 @@ class Probe:
                 probe.t = t
                 return super().needs_read(track_id, t, *args, **kwargs)
 
-        pipeline.TrackingCore = Core  # type: ignore[misc]  # restored by detach()
+        pipeline.TrackingCore = Core  # restored by detach()
 
         def det(*args: Any, **kwargs: Any) -> Any:
             people = update(*args, **kwargs)
@@ -68,12 +68,12 @@ class Probe:
             self.reads.extend((self.t, r.number, r.confidence) for r in out if r is not None)
             return out
 
-        models.detector.update = det  # type: ignore[method-assign]
-        models.reader.read_batch = ocr  # type: ignore[method-assign]
+        models.detector.update = det
+        models.reader.read_batch = ocr
 
     @staticmethod
     def detach(models: Models) -> None:
-        pipeline.TrackingCore = TrackingCore  # type: ignore[misc]
+        pipeline.TrackingCore = TrackingCore
         del models.detector.update, models.reader.read_batch  # back to the class methods
 
 
@@ -135,17 +135,16 @@ def report(truth: GroundTruth, result: PresetResult, verbose: bool = False) -> s
         f"{truth.skaters_in_view} skaters in view a frame",
         f"  recall     {s.recall:.3f} ({s.matched}/{s.n_true}) {flag['recall']}",
         f"  precision  {s.precision:.3f} ({s.matched}/{s.n_pred}) {flag['precision']}",
-        "  boundary   " + ("n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s (median)") + f" {flag['boundary_s']}",
+        "  boundary   "
+        + ("n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s (median)")
+        + f" {flag['boundary_s']}",
         f"  TOI error  {100 * s.toi_error:.1f} % {flag['toi_error']}",
         f"  RTF        {result.rtf:.3f} (tracking {result.wall_s:.1f} s wall, load {os.getloadavg()[0]:.1f})",
         f"  true       {[(round(a, 2), round(b, 2)) for a, b in truth.shifts]}",
         f"  predicted  {result.segments}",
     ]
     d = result.diagnosis
-    lines.append(
-        "  diagnosis  "
-        + json.dumps({k: v for k, v in d.items() if k != "timeline"}, default=str)
-    )
+    lines.append("  diagnosis  " + json.dumps({k: v for k, v in d.items() if k != "timeline"}, default=str))
     if verbose:
         lines.extend(f"    {e}" for e in d["timeline"])
     return "\n".join(lines)

@@ -43,7 +43,9 @@ def match(pred: Sequence[Interval], truth: Sequence[Interval], min_iou: float = 
     return sorted(out, key=lambda x: x[1])
 
 
-def boundary_errors(pred: Sequence[Interval], truth: Sequence[Interval], pairs: Sequence[tuple[int, int, float]]) -> list[float]:
+def boundary_errors(
+    pred: Sequence[Interval], truth: Sequence[Interval], pairs: Sequence[tuple[int, int, float]]
+) -> list[float]:
     """|start error| and |end error| (seconds) of every matched pair, in truth order."""
     errors = []
     for i, j, _ in pairs:

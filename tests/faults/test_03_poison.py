@@ -21,12 +21,15 @@ def test_poison_job_fails_fast_and_retry_requeues(stack: Stack, small_video: Pat
         assert final["error"]["code"] == "video_unreadable" and final["attempt"] == 1, final
         starts = sum(_starts(log_text(t), job_id) for t in stack.trackers)
         assert starts == 1, "a corrupt video must not be retried"
+        dead = [j["job_id"] for j in client.get("/dead-letters").json()["jobs"]]
+        assert job_id in dead
 
         retried = client.post(f"/jobs/{job_id}/retry")
         assert retried.status_code == 202, retried.text
         assert retried.json()["status"] == "queued" and retried.json()["attempt"] == 2
         again = wait_status(client, job_id, FINAL, timeout=120)
         assert again["status"] == "failed" and again["attempt"] == 2, again
+        assert client.get("/stats").json()["dead_letters"] >= 1
 
 
 def _starts(log: str, job_id: str) -> int:
