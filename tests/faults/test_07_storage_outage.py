@@ -11,9 +11,8 @@ import pytest
 from shiftclipper_common.bus import connect, publish_event
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
-from shiftclipper_contracts.job_setup import JobSetup
-from shiftclipper_contracts.results import Target
 from tests.faults.conftest import Stack, log_text, object_keys, run_async, submit
+from tests.support.fake_tracker import export_spec, publish_done, publish_segments
 from tests.support.services import wait_status
 from tests.support.videos import make_video
 
@@ -51,31 +50,8 @@ async def _publish(stack: Stack, job_id: str, info: dict[str, object], before_ou
             await publish_event(js, ev.JobQueued(job_id=job_id, attempt=1), "")
             await publish_event(js, ev.TrackingStarted(job_id=job_id, attempt=1, worker="test"), "1")
             return
-        work = ev.TrackWork(
-            job_id=job_id,
-            attempt=1,
-            video_key=names.input_key(job_id, ".mp4"),
-            video=ev.VideoInfo(**info),
-            setup=JobSetup(jersey_number="19", jersey_color="#ff0000", pre_roll_s=1.0, post_roll_s=1.0),
-        )
-        spec = ev.ExportSpec.from_work(work)
-        segments = [
-            ev.Segment(index=0, start_s=2.0, end_s=4.0, confidence=0.9),
-            ev.Segment(index=1, start_s=7.0, end_s=10.0, confidence=0.8),
-        ]
-        for segment in segments:
-            found = ev.SegmentFound(job_id=job_id, attempt=1, segment=segment, export=spec)
-            await publish_event(js, found, str(segment.index))
-        target = Target(number="19", color="#ff0000", camera_mode="broadcast")
-        done = ev.TrackingDone(
-            job_id=job_id,
-            attempt=1,
-            segments=segments,
-            stats=ev.TrackingStats(),
-            export=spec,
-            target=target,
-            mode="shifts",
-        )
-        await publish_event(js, done, "")
+        spec = export_spec(job_id, info)
+        await publish_segments(js, job_id, spec)
+        await publish_done(js, job_id, spec)
     finally:
         await nc.close()

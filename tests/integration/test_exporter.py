@@ -11,8 +11,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shiftclipper_common.bus import connect, publish_event
 from shiftclipper_common.localinfra import free_port
 from shiftclipper_contracts import events as ev
-from shiftclipper_contracts.job_setup import JobSetup
-from shiftclipper_contracts.results import Target
+from tests.support.fake_tracker import export_spec, publish_done, publish_segments
 from tests.support.services import gateway, service_env, start_service, wait_status
 from tests.support.videos import make_video
 
@@ -41,31 +40,10 @@ async def test_segments_become_clips_reel_and_results(infra, stack, tmp_path):
     # Act as the tracker: publish what it would publish.
     nc, js = await connect(infra.config, "fake-tracker")
     video_info = uploaded.json()["video"]
-    work = ev.TrackWork(
-        job_id=job_id,
-        attempt=1,
-        video_key=f"jobs/{job_id}/input/video.mp4",
-        video=ev.VideoInfo(**video_info),
-        setup=JobSetup(jersey_number="19", jersey_color="#ff0000", pre_roll_s=1.0, post_roll_s=1.0),
-    )
-    spec = ev.ExportSpec.from_work(work)
-    segments = [
-        ev.Segment(index=0, start_s=2.0, end_s=4.0, confidence=0.9),
-        ev.Segment(index=1, start_s=7.0, end_s=10.0, confidence=0.8),
-    ]
+    spec = export_spec(job_id, video_info)
     await publish_event(js, ev.TrackingStarted(job_id=job_id, attempt=1, worker="test"), "1")
-    for segment in segments:
-        await publish_event(
-            js, ev.SegmentFound(job_id=job_id, attempt=1, segment=segment, export=spec), str(segment.index)
-        )
-        await publish_event(
-            js, ev.SegmentFound(job_id=job_id, attempt=1, segment=segment, export=spec), str(segment.index)
-        )
-    target = Target(number="19", color="#ff0000", camera_mode="broadcast")
-    done = ev.TrackingDone(
-        job_id=job_id, attempt=1, segments=segments, stats=ev.TrackingStats(), export=spec, target=target, mode="shifts"
-    )
-    await publish_event(js, done, "")
+    await publish_segments(js, job_id, spec, copies=2)
+    await publish_done(js, job_id, spec)
     await nc.close()
 
     final = wait_status(client, job_id, {"done", "failed"}, timeout=120)
