@@ -90,21 +90,33 @@ class ObjectStore:
         except Exception:
             return False
 
-    async def is_up(self, timeout: float = 3.0) -> bool:
-        """A quick health check (the client's own retries take far longer than a JetStream AckWait)."""
+    async def can_read(self, key: str) -> bool:
+        """Whether `key`'s first byte can be read now. A restarting S3 server answers bucket checks
+        before it serves objects (5XX), so a bucket ping alone cannot tell an outage from bad input."""
         try:
-            return await asyncio.wait_for(self.ping(), timeout)
+            obj = await self._client.get_object(Bucket=self.bucket, Key=key, Range="bytes=0-0")
+            async with obj["Body"] as body:
+                await body.read()
+            return True
+        except Exception:
+            return False
+
+    async def is_up(self, key: str | None = None, timeout: float = 3.0) -> bool:
+        """A quick health check (the client's own retries take far longer than a JetStream AckWait);
+        with `key`, storage counts as up only when that object is readable."""
+        try:
+            return await asyncio.wait_for(self.can_read(key) if key else self.ping(), timeout)
         except TimeoutError:
             return False
 
-    async def wait_until_up(self, keepalive: Callable[[], Awaitable[object]]) -> None:
+    async def wait_until_up(self, keepalive: Callable[[], Awaitable[object]], key: str | None = None) -> None:
         """Until storage answers again, with backoff; `keepalive` (e.g. a message's in_progress) runs
         between tries so the work is not redelivered meanwhile. An outage is not the job's fault."""
         for attempt in itertools.count():
             await asyncio.sleep(STORAGE_WAIT_S[min(attempt, len(STORAGE_WAIT_S) - 1)])
             with contextlib.suppress(Exception):
                 await keepalive()
-            if await self.is_up():
+            if await self.is_up(key):
                 return
 
     async def put_stream(

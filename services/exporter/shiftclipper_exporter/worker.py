@@ -111,13 +111,14 @@ class ExporterWorker:
                 await msg.ack()
                 return
             except Exception as exc:
-                if await self.store.is_up():
+                source = event.export.video_key if isinstance(event, ev.SegmentFound | ev.TrackingDone) else None
+                if await self.store.is_up(source):
                     await self._failed(msg, event, exc)
                     return
                 # Storage is down: not this job's fault, so no delivery is spent. Keep the message
                 # (in_progress) and try again once storage answers.
                 log.warning("storage unavailable, waiting", job_id=event.job_id, error=str(exc))
-                await self.store.wait_until_up(msg.in_progress)
+                await self.store.wait_until_up(msg.in_progress, source)
 
     async def _failed(self, msg: Msg, event: ev.Event, exc: Exception) -> None:
         delivered = msg.metadata.num_delivered or 1

@@ -136,10 +136,10 @@ class TrackerWorker:
             except Cancelled:
                 raise
             except Exception as exc:
-                if await self.store.is_up():
+                if await self.store.is_up(work.video_key):
                     raise
                 log.warning("storage unavailable, waiting", job_id=work.job_id, error=str(exc))
-                await self.store.wait_until_up(msg.in_progress)
+                await self.store.wait_until_up(msg.in_progress, work.video_key)
 
     async def _track(self, msg: Msg, work: ev.TrackWork) -> Outcome:
         loop = asyncio.get_running_loop()
