@@ -8,13 +8,17 @@ import msgspec
 import nats
 from nats.aio.client import Client
 from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError
+from nats.js.kv import KeyValue
 
 from shiftclipper_contracts import names
 from shiftclipper_contracts.config import ServiceConfig
 from shiftclipper_contracts.events import Event, event_kind
 from shiftclipper_contracts.provision import provision
+from shiftclipper_contracts.status import StatusRecord
 
 _encoder = msgspec.json.Encoder()
+_status_decoder = msgspec.json.Decoder(StatusRecord)
 
 
 async def connect(config: ServiceConfig, name: str) -> tuple[Client, JetStreamContext]:
@@ -38,6 +42,15 @@ async def close(nc: Client, timeout: float = 5.0) -> None:
         await asyncio.wait_for(nc.drain(), timeout)
     except Exception:
         await nc.close()
+
+
+async def read_status(kv: KeyValue, job_id: str) -> StatusRecord | None:
+    """A job's status record from the status bucket, or None when the job is unknown or deleted."""
+    try:
+        entry = await kv.get(job_id)
+    except KeyNotFoundError:
+        return None
+    return _status_decoder.decode(entry.value) if entry.value else None
 
 
 def event_msg_id(event: Event, discriminator: str = "") -> str:

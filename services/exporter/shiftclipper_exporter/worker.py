@@ -18,16 +18,15 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from shiftclipper_common import metrics
-from shiftclipper_common.bus import publish_event
+from shiftclipper_common.bus import publish_event, read_status
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from shiftclipper_contracts.config import ServiceConfig
-from shiftclipper_contracts.status import ErrorInfo, JobState, StatusRecord
+from shiftclipper_contracts.status import ErrorInfo, JobState
 
 from .media import thumbnail
 from .media_cut import cut_clip
@@ -36,9 +35,8 @@ from .media_reel import build_reel
 from .results import build_results, clip_window
 
 log = structlog.get_logger()
-_status_decoder = msgspec.json.Decoder(StatusRecord)
 BACKOFF_S = (1.0, 5.0, 15.0, 30.0)
-"""Pauses between storage health checks during an outage (the last one repeats)."""
+"""nak delays for retried export errors, by delivery (the last one repeats)."""
 
 
 class ExporterWorker:
@@ -90,12 +88,12 @@ class ExporterWorker:
 
     async def _is_live(self, event: ev.Event) -> bool:
         """False when the job was deleted, cancelled or retried since the event was published."""
-        try:
-            entry = await self.status_kv.get(event.job_id)
-        except KeyNotFoundError:
-            return False
-        status = _status_decoder.decode(entry.value or b"{}")
-        return status.attempt == event.attempt and status.status not in (JobState.cancelled, JobState.failed)
+        status = await read_status(self.status_kv, event.job_id)
+        return (
+            status is not None
+            and status.attempt == event.attempt
+            and status.status not in (JobState.cancelled, JobState.failed)
+        )
 
     async def handle(self, msg: Msg) -> None:
         event = ev.decode_event(msg.data)

@@ -21,7 +21,7 @@ from nats.js.errors import KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from shiftclipper_common import metrics
-from shiftclipper_common.bus import publish_event
+from shiftclipper_common.bus import publish_event, read_status
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
@@ -34,10 +34,9 @@ from .pipeline import Cancelled, Hooks, Models, Outcome, track_video
 
 log = structlog.get_logger()
 _work_decoder = msgspec.json.Decoder(ev.TrackWork)
-_status_decoder = msgspec.json.Decoder(StatusRecord)
 CANCEL_POLL_S = 0.5
 BACKOFF_S = (2.0, 10.0, 30.0, 60.0)
-"""Pauses between storage health checks during an outage (the last one repeats)."""
+"""nak delays for retried tracking errors, by delivery (the last one repeats)."""
 
 
 class TrackerWorker:
@@ -71,11 +70,7 @@ class TrackerWorker:
                 await sub.unsubscribe()
 
     async def _status(self, job_id: str) -> StatusRecord | None:
-        try:
-            entry = await self.status_kv.get(job_id)
-        except KeyNotFoundError:
-            return None
-        return _status_decoder.decode(entry.value) if entry.value else None
+        return await read_status(self.status_kv, job_id)
 
     async def handle(self, msg: Msg) -> None:
         work = _work_decoder.decode(msg.data)
