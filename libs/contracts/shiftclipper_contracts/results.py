@@ -46,6 +46,15 @@ class ReelInfo(msgspec.Struct, kw_only=True):
     duration_s: float
 
 
+class DebugInfo(msgspec.Struct, kw_only=True):
+    """Debug artefacts (object keys; artefact names are `debug/<file>`)."""
+
+    timeline_key: str | None = None
+    """Compact timeline of identity and shift decisions (JSON)."""
+    overlay_key: str | None = None
+    """Overlay video (boxes, track ids, reads, identity state); only when `debug_overlay` was asked."""
+
+
 class Results(msgspec.Struct, kw_only=True):
     job_id: str
     target: Target
@@ -56,3 +65,4 @@ class Results(msgspec.Struct, kw_only=True):
     shift_count: int
     reel: ReelInfo | None = None
     stats: TrackingStats
+    debug: DebugInfo | None = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
-from shiftclipper_contracts.results import ClipInfo, ReelInfo, Results, ShiftResult
+from shiftclipper_contracts.results import ClipInfo, DebugInfo, ReelInfo, Results, ShiftResult
 
 
 def clip_window(segment: ev.Segment, spec: ev.ExportSpec) -> tuple[float, float]:
@@ -39,4 +39,5 @@ def build_results(done: ev.TrackingDone, reel: tuple[str, float] | None) -> Resu
         shift_count=len(shifts),
         reel=ReelInfo(key=reel[0], duration_s=round(reel[1], 3)) if reel else None,
         stats=done.stats,
+        debug=DebugInfo(timeline_key=done.timeline_key, overlay_key=done.overlay_key),
     )
