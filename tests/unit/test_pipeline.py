@@ -93,9 +93,11 @@ def test_practice_clip_one_shift_with_stage_times() -> None:
     info = video_info(str(PRACTICE))
     setup = setup_from_obj({"jersey_number": "19", "jersey_color": "red"})
     work = TrackWork(job_id="t", attempt=1, video_key="k", video=info, setup=setup)
-    out = track_video(
-        models, str(PRACTICE), work, Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
-    )
+    checkpoints: list[dict] = []
+    # checkpoint_every_s=0: a checkpoint after every processed frame (the setting drives the cadence)
+    hooks = Hooks(lambda s: None, lambda f, s: None, checkpoints.append, lambda: False, checkpoint_every_s=0.0)
+    out = track_video(models, str(PRACTICE), work, hooks)
+    assert len(checkpoints) == out.stats.frames_detected
     assert len(out.segments) == 1
     seg = out.segments[0]
     assert 0.3 <= seg.start_s <= 2.0

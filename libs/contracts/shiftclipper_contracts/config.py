@@ -10,6 +10,7 @@ import msgspec
 
 ENV_PREFIX = "SHIFTCLIPPER_"
 SECRET_FIELDS = frozenset({"s3_secret_key", "api_keys", "admin_key"})
+DEFAULT_CHECKPOINT_EVERY_S = 10.0
 
 
 class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -53,12 +54,16 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Person detector weights (.pt, .onnx, .engine, .tflite)."""
     device: str = ""
     """Torch device for the tracker: empty = CUDA if available, else CPU."""
+    checkpoint_every_s: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = DEFAULT_CHECKPOINT_EVERY_S
+    """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
+    tracker loses; each checkpoint costs one KV write of a few KB."""
     ocr_engine: str = "rapidocr"
     """Jersey-number OCR engine: `rapidocr` (offline ONNX, default) or `paddleocr`."""
     artifact_url_ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 3600
     """Lifetime of signed artefact URLs."""
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0
-    """Port of a worker's Prometheus endpoint (tracker, exporter); 0 = off. The gateway serves /metrics."""
+    """Port of a worker's (tracker, exporter) HTTP endpoints `/metrics`, `/health/live` and `/health/ready`
+    on all interfaces; 0 = off. The gateway serves the same paths on its own port."""
     log_json: bool = True
     """JSON logs (services); False gives console logs."""
     log_level: str = "info"

@@ -21,7 +21,7 @@ from typing import Any
 
 import msgspec
 
-from shiftclipper_contracts.config import ServiceConfig
+from shiftclipper_contracts.config import DEFAULT_CHECKPOINT_EVERY_S, ServiceConfig
 from shiftclipper_contracts.events import Segment, TrackWork
 from shiftclipper_contracts.results import TrackingStats
 
@@ -30,11 +30,11 @@ from .core.observations import FrameObs, TrackObs
 from .decode import DecodedFrame, iter_frames
 from .detect import PersonTracker
 from .ocr import JerseyReader
+from .overlay import OverlayWriter, draw_overlay
 from .torso import player_crop, torso_lab
 
 DECODE_MAX_HEIGHT = 720
 """Frames are downscaled to this many rows while decoding: enough for jersey digits, cheap to convert."""
-CHECKPOINT_EVERY_S = 10.0
 PROGRESS_EVERY_S = 1.0
 STAGES = ("decode", "decode_wait", "detect", "colour", "ocr", "core")
 """Keys of `stage_seconds` (plus "track", the whole run). "decode" runs on its own thread, overlapped with the
@@ -76,6 +76,9 @@ class Hooks:
     """(fraction of video done, processed video-seconds per wall-second)."""
     on_checkpoint: Callable[[dict[str, Any]], None]
     should_stop: Callable[[], bool]
+    checkpoint_every_s: float = DEFAULT_CHECKPOINT_EVERY_S
+    overlay: OverlayWriter | None = None
+    """When set, every processed frame is drawn into it (the `debug_overlay` setting)."""
 
 
 class Cancelled(Exception):
@@ -87,6 +90,8 @@ class Outcome:
     segments: list[Segment]
     stats: TrackingStats
     timeline: list[dict[str, Any]]
+    overlay_key: str | None = None
+    """Object key of the debug overlay video, once the worker has stored it."""
 
 
 @dataclass
@@ -222,7 +227,19 @@ def _process_frame(
     for segment in run.core.update(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=list(tracks.values()))):
         run.segments.append(segment)
         hooks.on_segment(segment)
-    _add(run.stats, "core", t0)
+    t0 = _add(run.stats, "core", t0)
+    if hooks.overlay is not None:
+        _draw(hooks.overlay, run.core, frame, list(tracks.values()))
+        _add(run.stats, "overlay", t0)
+
+
+def _draw(overlay: OverlayWriter, core: TrackingCore, frame: DecodedFrame, tracks: list[TrackObs]) -> None:
+    voter = core.voter
+    team = {o.track_id for o in tracks if (tr := voter.state.tracks.get(o.track_id)) and tr.color_score > 0}
+    target = core.target
+    who = f"target track {target.track_id} ({target.confidence:.2f})" if target else "target not identified"
+    banner = f"{frame.t:7.2f}s  {core.machine.state.state.value}  {who}"
+    overlay.add(draw_overlay(frame.image, tracks, target, team, banner))
 
 
 def _add(stats: TrackingStats, stage: str, t0: float) -> float:
@@ -312,7 +329,7 @@ def _report(run: _Run, t: float, duration: float, hooks: Hooks) -> None:
         run.last_progress = now
         speed = t / max(now - run.started, 1e-6)
         hooks.on_progress(min(1.0, t / duration) if duration > 0 else 0.0, speed)
-    if now - run.last_checkpoint >= CHECKPOINT_EVERY_S:
+    if now - run.last_checkpoint >= hooks.checkpoint_every_s:
         run.last_checkpoint = now
         hooks.on_checkpoint({"core": run.core.snapshot(), "segments": [_to_builtins(s) for s in run.segments]})
 

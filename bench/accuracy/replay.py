@@ -1,0 +1,165 @@
+"""Record a game's observations once, then replay only the pure core: seconds per run instead of minutes.
+
+Recording runs the detector, torso colour and OCR like the pipeline, but reads EVERY track whose torso is
+roughly the jersey colour on every processed frame (with all recogniser views). Replay then feeds the core
+frame by frame and attaches a recorded read only where the core asks for one (`needs_read`, the pipeline's
+`pick_reads` budget), so the core sees what the live pipeline would have shown it — for any core logic.
+
+    .venv/bin/python -m bench.accuracy.replay record --seconds 60 --seed 1 --out bench/out/obs_60s_s1
+    .venv/bin/python -m bench.accuracy.replay replay bench/out/obs_60s_s1 [--setup '{...}'] [--verbose]
+
+A recording is `<dir>/obs.json` (frames, tracks, reads) + `<dir>/truth.json`; the video is not kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from shiftclipper_contracts.config import load_config
+from shiftclipper_contracts.job_setup import JobSetup, setup_from_obj
+from shiftclipper_tracker.core.color import color_match, hex_to_lab
+from shiftclipper_tracker.core.engine import TrackingCore
+from shiftclipper_tracker.core.observations import FrameObs, TrackObs
+from shiftclipper_tracker.decode import iter_frames, video_info
+from shiftclipper_tracker.pipeline import DECODE_MAX_HEIGHT, Models, ReadCandidate, SpeedOptions, pick_reads
+from shiftclipper_tracker.torso import player_crop, torso_lab
+
+from .generate import GroundTruth, generate
+from .run import MODEL
+from .score import Score, score
+
+RECORD_COLOR_DISTANCE = 60.0
+"""Tracks further than this (CIELAB) from the jersey colour are not read while recording: no preset's
+colour gate is that wide, so the core would never ask for them."""
+DEFAULT_SPEED = SpeedOptions()
+
+
+class Recording(msgspec.Struct):
+    fps: float
+    duration_s: float
+    detect_fps: float
+    frames: list[FrameObs]
+
+
+def record(video: Path, truth: GroundTruth, models: Models, preset: str = "broadcast") -> Recording:
+    setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset})
+    tuning = setup.effective_tuning()
+    info = video_info(str(video))
+    every_s = 1.0 / min(info.fps, tuning.detect_fps)
+    models.detector.reset(sample_fps=1.0 / every_s)
+    team = hex_to_lab(truth.color)
+    frames = []
+    for frame in iter_frames(str(video), every_s, DECODE_MAX_HEIGHT):
+        people = models.detector.update(frame.image, imgsz=tuning.detect_imgsz, conf=tuning.det_conf)
+        tracks = [TrackObs(track_id=i, box=b, det_conf=s, torso_lab=torso_lab(frame.image, b)) for i, b, s in people]
+        wanted = [o for o in tracks if o.torso_lab and color_match(o.torso_lab, team, None, RECORD_COLOR_DISTANCE)]
+        crops = [(o, player_crop(frame.image, o.box)) for o in wanted]
+        legible = [(o, c) for o, c in crops if c is not None]
+        for (obs, _), read in zip(legible, models.reader.read_batch([c for _, c in legible]), strict=True):
+            obs.read = read
+        frames.append(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks))
+    return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuning.detect_fps, frames=frames)
+
+
+def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED) -> tuple[list, list]:
+    """Segments and timeline the core gives on this recording (reads only where it asks for them)."""
+    tuning = setup.effective_tuning()
+    if abs(tuning.detect_fps - rec.detect_fps) > 1e-6:
+        raise SystemExit(f"recorded at detect_fps {rec.detect_fps}, setup wants {tuning.detect_fps}")
+    core = TrackingCore(setup, tuning, rec.fps)
+    segments = []
+    for frame in rec.frames:
+        segments += core.update(_shown(core, frame, speed))
+    segments += core.finish(rec.duration_s)
+    return segments, core.timeline
+
+
+def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> FrameObs:
+    """The frame as the pipeline would show it: reads kept only for the tracks the core picks."""
+    voter = core.voter
+    by_id = {o.track_id: o for o in frame.tracks}
+    candidates = []
+    for obs in frame.tracks:
+        known = voter.state.tracks.get(obs.track_id)
+        lab = known.lab if known is not None and known.lab is not None else obs.torso_lab
+        decided = known is not None and voter._decided(known)
+        candidates.append(ReadCandidate(obs.track_id, decided, voter.color_score(lab), obs.box[3] - obs.box[1]))
+    chosen = pick_reads(
+        candidates,
+        speed.ocr_crops_per_frame,
+        lambda c: core.needs_read(c.track_id, frame.t, by_id[c.track_id].torso_lab),
+    )
+    keep = {c.track_id for c in chosen}
+    tracks = [msgspec.structs.replace(o, read=o.read if o.track_id in keep else None) for o in frame.tracks]
+    return FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks)
+
+
+def load(folder: Path) -> tuple[Recording, GroundTruth]:
+    rec = msgspec.json.decode((folder / "obs.json").read_bytes(), type=Recording)
+    raw = json.loads((folder / "truth.json").read_text())
+    raw["shifts"] = [tuple(x) for x in raw["shifts"]]
+    raw["size"] = tuple(raw["size"])
+    return rec, GroundTruth(**raw)
+
+
+def evaluate(folder: Path, extra: dict[str, Any] | None = None) -> tuple[Score, list, list, GroundTruth]:
+    rec, truth = load(folder)
+    setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, **(extra or {})})
+    segments, timeline = replay(rec, setup)
+    pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in segments]
+    return score(pairs, truth.shifts), pairs, timeline, truth
+
+
+def _record_cmd(a: argparse.Namespace) -> None:
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        video = Path(tmp) / "game.mp4"
+        truth = generate(video, seconds=a.seconds, seed=a.seed, similar_numbers=True)
+        models = Models(load_config({}, model_path=str(MODEL)))
+        rec = record(video, truth, models)
+    (out / "obs.json").write_bytes(msgspec.json.encode(rec))
+    truth.save(out / "truth.json")
+    print(f"recorded {len(rec.frames)} frames to {out}")
+
+
+def _replay_cmd(a: argparse.Namespace) -> None:
+    for folder in a.folders:
+        s, pairs, timeline, truth = evaluate(Path(folder), json.loads(a.setup))
+        boundary = "n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s"
+        print(f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}")
+        print(f"  true      {[(round(x, 2), round(y, 2)) for x, y in truth.shifts]}")
+        print(f"  predicted {pairs}")
+        if a.verbose:
+            for e in timeline:
+                print("   ", msgspec.to_builtins(e))
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("record")
+    r.add_argument("--seconds", type=float, default=60.0)
+    r.add_argument("--seed", type=int, default=1)
+    r.add_argument("--out", required=True)
+    q = sub.add_parser("replay")
+    q.add_argument("folders", nargs="+")
+    q.add_argument("--setup", default="{}")
+    q.add_argument("--verbose", action="store_true")
+    a = p.parse_args(argv)
+    if not MODEL.exists():
+        print(f"skipped: {MODEL} absent")
+        return 0
+    (_record_cmd if a.cmd == "record" else _replay_cmd)(a)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
