@@ -84,7 +84,8 @@ def test_teammate_locked_early_is_retracted_before_final() -> None:
 def test_noise_flip_relocks_without_losing_the_start() -> None:
     target = Player("19", RED, [(5, 40, 1)], read_conf=0.8, script=["19", "19", "18", "18", "18", "19", "19", "19"])
     run = drive(setup(), [target], 60)
-    assert "retracted" in [e.kind for e in run.core.timeline]
+    kinds = [e.kind for e in run.core.timeline]
+    assert "unlocked" in kinds and ("retracted" in kinds or "truncated" in kinds)
     assert close(spans(run), [(5, 40)])
 
 
@@ -229,3 +230,38 @@ def test_timeline_is_compact() -> None:
     run = drive(setup(), players, duration, seed=1)
     assert len(run.core.timeline) < 30
     assert {"locked", "shift_start", "shift_end", "segment"} <= {e.kind for e in run.core.timeline}
+
+
+def test_id_swap_at_a_crossing_keeps_the_shift_whole() -> None:
+    # #19 and #7 skate through each other at t=20 and the tracker swaps their ids: track 1 follows #7
+    # from then on, track 2 (#7's so far) follows #19. The shift must stay 5-40, not be disowned at 20.
+    def x19(t: float) -> float:
+        return 0.5 + 0.01 * (t - 20)
+
+    def x7(t: float) -> float:
+        return 0.5 - 0.01 * (t - 20)
+
+    target = Player("19", RED, [(5, 20, 1), (20.1, 40, 2)], x=x19)
+    teammate = Player("7", RED, [(0, 20, 2), (20.1, 60, 1)], x=x7)
+    run = drive(setup(), [target, teammate], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "truncated" in kinds and "switched" in kinds, kinds
+    assert close(spans(run), [(5, 40)], tol=1.0)
+
+
+def test_without_a_crossing_a_change_of_reads_is_not_a_hand_over() -> None:
+    # the same reads as a swap, but the boxes never meet: the reads are only votes (no truncation)
+    target = Player("19", RED, [(5, 20, 1), (20.1, 40, 2)], x=lambda t: 0.2)
+    teammate = Player("7", RED, [(0, 20, 2), (20.1, 60, 1)], x=lambda t: 0.8)
+    run = drive(setup(), [target, teammate], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "truncated" not in kinds and "switched" not in kinds, kinds
+
+
+def test_one_digit_target_is_not_taken_from_a_teammate_wearing_it_inside_his_number() -> None:
+    # target #4; teammate #14 reads as "4" 40 % of the time (his "1" folded away), "14" only 18 %
+    teammate = Player("14", RED, [(0, 120, 7)], read_conf=0.8, legible=0.3, noise=[("4", 0.8, 0.4)])
+    for seed in range(5):
+        assert drive(setup("4"), [teammate], 120, seed=seed).segments == [], seed
+        both = drive(setup("4"), [teammate, Player("4", RED, [(30, 70, 1)], x=lambda t: 0.2)], 120, seed=seed)
+        assert close(spans(both), [(30, 70)], tol=0.5), seed

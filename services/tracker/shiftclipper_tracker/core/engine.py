@@ -8,7 +8,9 @@ out as soon as they are final (see `shifts` for the merge latency). `snapshot()`
 `shifts` mode bridges gaps up to `lost_timeout_s`; `clips` mode ends a window after ~2 missed
 frames. In both, `gap_merge_s` then merges and `min_shift_s` drops (set gap_merge_s to 0 for
 strictly visible windows). A shift starts at the first on-ice sighting of the track that turns
-out to be the target (its start is backdated to when that track appeared, not when it locked).
+out to be the target (its start is backdated to when that track appeared, or to when its id changed
+hands, not when it locked). A track that loses the identity keeps its sightings up to the hand-over
+its reads show; without a clear hand-over they are retracted.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class TrackingCore:
             if entry.kind == "unlocked" and entry.track_id is not None:
                 self._revoke(entry.track_id, frame.t)
         self._update_runs(frame.t, kept, benched)
-        sighting = self._sighting(decision, benched)
+        sighting = self._sighting(frame.t, decision, benched)
         st.target = decision
         segments, shift_log = self.machine.update(frame.t, sighting)
         st.timeline.extend(log)
@@ -174,13 +176,17 @@ class TrackingCore:
             del runs[track_id]
 
     def _revoke(self, track_id: int, t: float) -> None:
-        """Undo what a track contributed while wrongly taken for the target; if it locks again, its
-        next sighting backdates to its run start, so a noise-induced flip costs nothing."""
-        self.machine.retract(track_id, t)
+        """A track lost the identity: keep its sightings up to a clear hand-over, else undo them (if it
+        locks again, its next sighting backdates to its run start, so a noise-induced flip costs nothing)."""
+        split = self.voter.split_time(track_id)
+        if split is not None:
+            self.machine.truncate(track_id, split, t)
+        else:
+            self.machine.retract(track_id, t)
         if self.state.prev_target == track_id:
             self.state.prev_target = None
 
-    def _sighting(self, decision: Decision | None, benched: set[int]) -> Sighting | None:
+    def _sighting(self, t: float, decision: Decision | None, benched: set[int]) -> Sighting | None:
         st = self.state
         if decision is None:
             return None
@@ -192,6 +198,10 @@ class TrackingCore:
         if not changed:
             return Sighting(track_id=decision.track_id, on_ice=True, confidence=decision.confidence)
         since, backfill = run.start, run.frames - 1
+        handed_over = self.voter.state.tracks[decision.track_id].since
+        if handed_over is not None and handed_over > since:
+            since = handed_over
+            backfill = min(backfill, max(0, round((t - since) / self.interval_s) - 1))
         return Sighting(
             track_id=decision.track_id, on_ice=True, confidence=decision.confidence, since=since, backfill=backfill
         )

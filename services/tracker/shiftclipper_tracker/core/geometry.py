@@ -41,3 +41,13 @@ def point_in_polygon(point: Point, polygon: Sequence[Sequence[float]]) -> bool:
             inside = not inside
         j = i
     return inside
+
+
+def overlap_of_smaller(a: Box, b: Box) -> float:
+    """Intersection area over the smaller box's area: 1 when one box hides inside the other."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return w * h / smaller if smaller > 0 else 0.0

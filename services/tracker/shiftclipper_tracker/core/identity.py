@@ -4,6 +4,12 @@ In the spirit of Koshkina & Elder (2024): single-crop reads are unreliable, so e
 accumulates confidence-weighted votes and only the tracklet's net evidence decides. On top of
 that: seed clicks pin a track, and a new track appearing where the target was just lost inherits
 the identity with reduced confidence until its own reads confirm it.
+
+A tracker id can change hands when two skaters cross (the tracker swaps their ids), so each track
+keeps a short history of its reads and of the moments its box overlapped another's: a run of target
+reads after another number's, with a crossing in between, starts a new identity on that track
+(`switched`); an identity lost to conflicting reads after a crossing ends at that crossing
+(`split_time`) instead of being wholly disowned. Without a crossing, reads are just votes.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import msgspec
 from shiftclipper_contracts.job_setup import SeedClick, Tuning
 
 from .color import color_match
-from .geometry import Point, box_center, box_contains, distance, foot_point
+from .geometry import Point, box_center, box_contains, distance, foot_point, overlap_of_smaller
 from .observations import Box, Lab, TrackObs
 from .timeline import TimelineEntry
 
@@ -42,6 +48,22 @@ RELINK_RADIUS = (0.15, 0.35, 0.6)
 """Base radius, growth per second lost, cap (normalised units): skating plus camera pan."""
 RECHECK_FACTOR = 5.0
 """Tracks decided with a wide margin are still re-read, this many OCR intervals apart (id switches)."""
+SUPERSET_WEIGHT = 5.0
+"""A one-digit target ("4") read inside a two-digit number ("14") nearly proves another player: a #4 never
+shows a second digit, while a #14 often shows only its "4" (the "1" folded away or turned from view). One
+such read outweighs this many reads of the target number, and this evidence never fades (EVIDENCE_CAP
+leaves it out): a track read "14" a few times is not the #4 for good, while a #4 survives a rare spurious
+extra digit."""
+READ_HISTORY = 48
+"""Reads kept per track, (time, signed weight, kind), to find where its identity changed hands."""
+SWITCH_MIN_READS = 3
+SWITCH_FACTOR = 1.5
+"""A track whose latest SWITCH_MIN_READS (or more) reads all give the target, worth SWITCH_FACTOR x
+vote_threshold, right after reads of a different number worth vote_threshold net, changed hands: its older
+evidence is dropped."""
+CROSSING_OVERLAP = 0.3
+"""Boxes overlapping by this much (of the smaller one) are crossing: the moment ids can swap."""
+CROSSINGS_KEPT = 24
 COLOR_EMA = 0.3
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
@@ -52,6 +74,7 @@ class ReadKind(enum.Enum):
     full = "full"
     partial = "partial"
     conflict = "conflict"
+    superset = "superset"
     ignore = "ignore"
 
 
@@ -63,6 +86,8 @@ def classify_read(read: str, target: str) -> ReadKind:
         return ReadKind.full
     if len(target) == 2 and len(read) == 1 and read in target:
         return ReadKind.partial
+    if len(target) == 1 and len(read) == 2 and target in read:
+        return ReadKind.superset
     return ReadKind.conflict
 
 
@@ -78,11 +103,19 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     """Confidence sums of full reads of the target, lone-digit (partial) reads, and other numbers."""
     partial: float = 0.0
     conflict: float = 0.0
+    superset: float = 0.0
+    """Confidence sum of reads of a longer number containing a one-digit target (never scaled down)."""
     last_read_t: float | None = None
     pinned: bool = False
     inherited: float = 0.0
     """Confidence inherited by re-linking; 0 once the track's own reads confirm it (or never relinked)."""
     locked: bool = False
+    reads: list[tuple[float, float, str]] = []
+    """The latest reads that bear on identity: (time, +conf for the target / -weight otherwise, ReadKind)."""
+    since: float | None = None
+    """When the current identity of this track began, if its id changed hands; None: at `first_t`."""
+    crossings: list[float] = []
+    """Latest times its box overlapped another track's (CROSSING_OVERLAP)."""
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -133,7 +166,7 @@ class IdentityVoter:
         """Net weighted votes from the track's own reads."""
         partial = min(PARTIAL_WEIGHT * tr.partial, PARTIAL_CAP * self.threshold)
         excess = PARTIAL_EXCESS_WEIGHT * max(0.0, tr.partial - PARTIAL_RATIO * tr.support - self.threshold)
-        return tr.support + partial - tr.conflict - excess
+        return tr.support + partial - tr.conflict - excess - SUPERSET_WEIGHT * tr.superset
 
     def is_locked(self, tr: TrackIdentity) -> bool:
         """Locks at `vote_threshold` net votes; once locked, holds down to HOLD_FRACTION of it."""
@@ -187,8 +220,9 @@ class IdentityVoter:
         """Fold one frame's (rink-filtered) tracks in; return the target decision and events."""
         log: list[TimelineEntry] = []
         for obs in sorted(tracks, key=lambda o: o.track_id):
-            self._observe_track(t, obs)
+            self._observe_track(t, obs, log)
         present = {o.track_id for o in tracks}
+        self._note_crossings(t, tracks)
         self._apply_clicks(t, tracks, log)
         self._relink(t, present, log)
         self._update_locks(t, present, log)
@@ -197,7 +231,7 @@ class IdentityVoter:
         self._prune(t)
         return decision, log
 
-    def _observe_track(self, t: float, obs: TrackObs) -> None:
+    def _observe_track(self, t: float, obs: TrackObs, log: list[TimelineEntry]) -> None:
         tr = self.state.tracks.get(obs.track_id)
         if tr is None:
             tr = TrackIdentity(track_id=obs.track_id, first_t=t, first_foot=foot_point(obs.box), last_t=t, box=obs.box)
@@ -209,9 +243,9 @@ class IdentityVoter:
         if obs.read is not None:
             tr.last_read_t = t
             if obs.read.confidence >= self.tuning.ocr_min_conf:
-                self._vote(tr, obs.read.number, obs.read.confidence)
+                self._vote(tr, t, obs.read.number, obs.read.confidence, log)
 
-    def _vote(self, tr: TrackIdentity, number: str, conf: float) -> None:
+    def _vote(self, tr: TrackIdentity, t: float, number: str, conf: float, log: list[TimelineEntry]) -> None:
         kind = classify_read(number.strip(), self.number)
         if kind is ReadKind.full:
             tr.support += conf
@@ -219,12 +253,65 @@ class IdentityVoter:
             tr.partial += conf
         elif kind is ReadKind.conflict:
             tr.conflict += conf
+        elif kind is ReadKind.superset:
+            tr.superset += conf
+        if kind in (ReadKind.full, ReadKind.conflict, ReadKind.superset):
+            signed = conf if kind is ReadKind.full else -conf * (SUPERSET_WEIGHT if kind is ReadKind.superset else 1)
+            tr.reads = [*tr.reads[-(READ_HISTORY - 1) :], (t, signed, kind.value)]
+        if kind is ReadKind.full and self._switched(tr):
+            note = f"id changed hands about {tr.since:g}s"
+            log.append(TimelineEntry(t=t, kind="switched", track_id=tr.track_id, note=note))
         largest = max(tr.support, tr.partial, tr.conflict)
         if largest > EVIDENCE_CAP * self.threshold:
             scale = EVIDENCE_CAP * self.threshold / largest
             tr.support, tr.partial, tr.conflict = tr.support * scale, tr.partial * scale, tr.conflict * scale
         if tr.inherited > 0.0 and self.own_net(tr) >= self.threshold and tr.support > 0.0:
             tr.inherited = 0.0  # confirmed by its own reads
+
+    def _note_crossings(self, t: float, tracks: list[TrackObs]) -> None:
+        crossing: set[int] = set()
+        for i, a in enumerate(tracks):
+            for b in tracks[i + 1 :]:
+                if overlap_of_smaller(a.box, b.box) >= CROSSING_OVERLAP:
+                    crossing |= {a.track_id, b.track_id}
+        for track_id in crossing:
+            tr = self.state.tracks[track_id]
+            tr.crossings = [*tr.crossings[-(CROSSINGS_KEPT - 1) :], t]
+
+    def _switched(self, tr: TrackIdentity) -> bool:
+        """Whether the track's latest reads say it now follows the target after following someone else;
+        if so, only those reads count from now on."""
+        suffix = _trailing(tr.reads, ReadKind.full)
+        before = tr.reads[: len(tr.reads) - len(suffix)]
+        if not before or before[-1][2] != ReadKind.conflict.value or len(suffix) < SWITCH_MIN_READS:
+            return False  # a superset read before ("14" for 4) is the same player, not a hand-over
+        gained = sum(w for _, w, _ in suffix)
+        if gained < SWITCH_FACTOR * self.threshold or sum(w for _, w, _ in before) > -self.threshold:
+            return False  # one stray misread before is noise, not another player's established identity
+        crossed = _crossing_between(tr.crossings, before[-1][0], suffix[0][0])
+        if crossed is None:
+            return False  # ids swap only where two skaters overlap
+        tr.support, tr.partial, tr.conflict, tr.superset = gained, 0.0, 0.0, 0.0
+        tr.reads, tr.since = suffix, crossed
+        return True
+
+    def split_time(self, track_id: int) -> float | None:
+        """For a track that just lost the target identity: when it stopped following the target, if its
+        reads show a clear hand-over (target reads worth vote_threshold, then only conflicting ones), else
+        None (it probably never was the target). The track's evidence restarts from the hand-over."""
+        tr = self.state.tracks.get(track_id)
+        if tr is None:
+            return None
+        after = _trailing(tr.reads, None)
+        before = tr.reads[: len(tr.reads) - len(after)]
+        if not before or not after or after[0][2] != ReadKind.conflict.value:
+            return None  # a superset read ("19" after "9"s) is the same player showing his whole number
+        split = _crossing_between(tr.crossings, before[-1][0], after[0][0])
+        if split is None or sum(w for _, w, _ in before) < self.threshold:
+            return None
+        tr.support, tr.partial, tr.superset, tr.reads, tr.since = 0.0, 0.0, 0.0, after, split
+        tr.conflict = -sum(w for _, w, _ in after)
+        return split
 
     def _apply_clicks(self, t: float, tracks: list[TrackObs], log: list[TimelineEntry]) -> None:
         st = self.state
@@ -263,6 +350,7 @@ class IdentityVoter:
                 best = (d, i)
         if best is not None:
             st.tracks[best[1]].inherited = inherit
+            st.ocr_asked.pop(best[1], None)  # due for a read at once: its own number confirms or refutes
             note = f"from track {st.target_id}"
             log.append(TimelineEntry(t=t, kind="relinked", track_id=best[1], confidence=round(inherit, 3), note=note))
 
@@ -311,6 +399,23 @@ class IdentityVoter:
             del st.tracks[i]
         for i in [i for i, asked in st.ocr_asked.items() if t - asked > horizon]:
             del st.ocr_asked[i]
+
+
+def _trailing(reads: list[tuple[float, float, str]], kind: ReadKind | None) -> list[tuple[float, float, str]]:
+    """The longest run at the end of `reads` of `kind` (None: of any kind but full)."""
+    n = 0
+    for _, _, k in reversed(reads):
+        if (k == kind.value) if kind is not None else (k != ReadKind.full.value):
+            n += 1
+        else:
+            break
+    return reads[len(reads) - n :]
+
+
+def _crossing_between(crossings: list[float], after: float, before: float) -> float | None:
+    """The moment of the crossing between two reads (the middle of its overlapping frames), if any."""
+    inside = [c for c in crossings if after - _EPS <= c <= before + _EPS]
+    return (inside[0] + inside[-1]) / 2 if inside else None
 
 
 def _click_target(tracks: list[TrackObs], x: float, y: float) -> int | None:

@@ -155,6 +155,30 @@ class ShiftMachine:
                 continue
             shift.parts = [p for p in shift.parts if p.track_id != track_id]
             self._log.append(TimelineEntry(t=t, kind="retracted", track_id=track_id))
+        self._drop_empty()
+
+    def truncate(self, track_id: int, until: float, t: float) -> None:
+        """A track stopped following the target at `until`: keep only its sightings before then."""
+        st = self.state
+        for shift in (st.current, st.pending):
+            if shift is None or all(p.track_id != track_id for p in shift.parts):
+                continue
+            kept = []
+            for part in shift.parts:
+                if part.track_id == track_id and part.end >= until:
+                    if part.start >= until:
+                        continue
+                    cut = (until - part.start) / max(part.end - part.start, self.interval_s)
+                    part.seen_frames = max(1, round(part.seen_frames * cut))
+                    part.conf_sum *= cut
+                    part.end = until
+                kept.append(part)
+            shift.parts = kept
+            self._log.append(TimelineEntry(t=t, kind="truncated", track_id=track_id, note=f"at {until:g}s"))
+        self._drop_empty()
+
+    def _drop_empty(self) -> None:
+        st = self.state
         if st.current is not None and not st.current.parts:
             st.current, st.state = None, ShiftState.off_ice
         if st.pending is not None and not st.pending.parts:
