@@ -48,13 +48,14 @@ class Recording(msgspec.Struct):
     frames: list[FrameObs]
 
 
-def record(video: Path, truth: GroundTruth, models: Models, preset: str = "broadcast") -> Recording:
-    setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset})
+def record(video: Path, color: str, models: Models, preset: str = "broadcast") -> Recording:
+    """Observations of every processed frame; every track roughly of `color` is read on every frame."""
+    setup = setup_from_obj({"jersey_number": "0", "jersey_color": color, "camera_mode": preset})
     tuning = setup.effective_tuning()
     info = video_info(str(video))
     every_s = 1.0 / min(info.fps, tuning.detect_fps)
     models.detector.reset(sample_fps=1.0 / every_s)
-    team = hex_to_lab(truth.color)
+    team = hex_to_lab(setup.jersey_color)
     frames = []
     for frame in iter_frames(str(video), every_s, DECODE_MAX_HEIGHT):
         people = models.detector.update(frame.image, imgsz=tuning.detect_imgsz, conf=tuning.det_conf)
@@ -124,7 +125,7 @@ def _record_cmd(a: argparse.Namespace) -> None:
         video = Path(tmp) / "game.mp4"
         truth = generate(video, seconds=a.seconds, seed=a.seed, similar_numbers=True)
         models = Models(load_config({}, model_path=str(MODEL)))
-        rec = record(video, truth, models)
+        rec = record(video, truth.color, models)
     (out / "obs.json").write_bytes(msgspec.json.encode(rec))
     truth.save(out / "truth.json")
     print(f"recorded {len(rec.frames)} frames to {out}")
