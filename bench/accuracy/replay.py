@@ -90,7 +90,7 @@ def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> FrameObs
     for obs in frame.tracks:
         known = voter.state.tracks.get(obs.track_id)
         lab = known.lab if known is not None and known.lab is not None else obs.torso_lab
-        decided = known is not None and voter._decided(known)
+        decided = known is not None and voter.settled(known)
         candidates.append(ReadCandidate(obs.track_id, decided, voter.color_score(lab), obs.box[3] - obs.box[1]))
     chosen = pick_reads(
         candidates,

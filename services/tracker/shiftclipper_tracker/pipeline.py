@@ -204,7 +204,7 @@ def _process_frame(
     for tid, obs in tracks.items():
         known = voter.state.tracks.get(tid)
         lab = known.lab if known is not None and known.lab is not None else obs.torso_lab
-        decided = known is not None and voter._decided(known)
+        decided = known is not None and voter.settled(known)
         candidates.append(ReadCandidate(tid, decided, voter.color_score(lab), obs.box[3] - obs.box[1]))
     wanted = pick_reads(
         candidates,

@@ -129,3 +129,18 @@ def test_relink_refused_far_away_or_for_old_tracks() -> None:
         v.observe(k * 0.1, [obs(1, read=("19", 0.9)), obs(2, x=0.6)])
     v.observe(0.4, [obs(2, x=0.6)])
     assert v.observe(0.5, [obs(2, x=0.55), obs(3, x=0.95)])[0] is None  # 2 existed before; 3 is too far
+
+
+def test_a_settled_track_is_read_at_full_rate_again_after_a_crossing_or_a_contradicting_read() -> None:
+    v = voter()
+    t = 0.0
+    for _ in range(2):  # clearly #7: decided, re-checked only every RECHECK_FACTOR intervals
+        assert v.needs_read(1, t)
+        v.observe(t, [obs(1, read=("7", 0.9), x=0.2), obs(2, x=0.8)])
+        t += 0.3
+    assert v.settled(v.state.tracks[1]) and not v.needs_read(1, t)
+    v.observe(t, [obs(1, x=0.5), obs(2, x=0.51)])  # another skater's box over it: ids may have swapped
+    assert not v.settled(v.state.tracks[1]) and v.needs_read(1, t + 0.3)
+    v.observe(t + 0.3, [obs(1, read=("19", 0.9), x=0.5), obs(2, x=0.8)])
+    assert not v.settled(v.state.tracks[1]), "a read contradicting the verdict keeps it unsettled"
+    assert v.needs_read(1, t + 0.6)

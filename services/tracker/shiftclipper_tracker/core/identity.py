@@ -63,6 +63,9 @@ vote_threshold, right after reads of a different number worth vote_threshold net
 evidence is dropped."""
 CROSSING_OVERLAP = 0.3
 """Boxes overlapping by this much (of the smaller one) are crossing: the moment ids can swap."""
+CROSSING_SLACK_S = 1.0
+"""While two boxes overlap, a crop holds both skaters and reads either number: a crossing up to this long
+before the last read of the other number still explains a hand-over."""
 CROSSINGS_KEPT = 24
 COLOR_EMA = 0.3
 CLICK_WINDOW_S = 0.5
@@ -197,13 +200,21 @@ class IdentityVoter:
         elif torso_lab is not None and self.color_score(torso_lab) <= 0.0:
             return False
         interval = self.tuning.ocr_interval_s
-        if tr is not None and self._decided(tr):
+        if tr is not None and self.settled(tr):
             interval *= RECHECK_FACTOR
         last = max(self.state.ocr_asked.get(track_id, -math.inf), _or_inf(tr.last_read_t if tr else None))
         if t - last < interval - _EPS:
             return False
         self.state.ocr_asked[track_id] = t
         return True
+
+    def settled(self, tr: TrackIdentity) -> bool:
+        """Decided by a wide margin, not crossed by another skater since its last read and not contradicted
+        by that read. Ids swap only at crossings, so a crossed or contradicted track is read at the full rate
+        until its reads say who it follows now."""
+        crossed = bool(tr.crossings) and tr.crossings[-1] >= _or_inf(tr.last_read_t)
+        disputed = bool(tr.reads) and (tr.reads[-1][1] > 0) != (self.own_net(tr) > 0)
+        return not crossed and not disputed and self._decided(tr)
 
     def _decided(self, tr: TrackIdentity) -> bool:
         net = self.own_net(tr)
@@ -288,7 +299,7 @@ class IdentityVoter:
         gained = sum(w for _, w, _ in suffix)
         if gained < SWITCH_FACTOR * self.threshold or sum(w for _, w, _ in before) > -self.threshold:
             return False  # one stray misread before is noise, not another player's established identity
-        crossed = _crossing_between(tr.crossings, before[-1][0], suffix[0][0])
+        crossed = _crossing_between(tr.crossings, before[-1][0] - CROSSING_SLACK_S, suffix[0][0])
         if crossed is None:
             return False  # ids swap only where two skaters overlap
         tr.support, tr.partial, tr.conflict, tr.superset = gained, 0.0, 0.0, 0.0
@@ -306,7 +317,7 @@ class IdentityVoter:
         before = tr.reads[: len(tr.reads) - len(after)]
         if not before or not after or after[0][2] != ReadKind.conflict.value:
             return None  # a superset read ("19" after "9"s) is the same player showing his whole number
-        split = _crossing_between(tr.crossings, before[-1][0], after[0][0])
+        split = _crossing_between(tr.crossings, before[-1][0] - CROSSING_SLACK_S, after[0][0])
         if split is None or sum(w for _, w, _ in before) < self.threshold:
             return None
         tr.support, tr.partial, tr.superset, tr.reads, tr.since = 0.0, 0.0, 0.0, after, split
