@@ -1,10 +1,12 @@
 """Container health check, stdlib only (copied into every image as /usr/local/bin/sc-healthcheck).
 
-    sc-healthcheck http://127.0.0.1:8000/health/ready   # gateway: the URL answers 2xx
-    sc-healthcheck                                      # worker: PID 1 is running and NATS is reachable
+    sc-healthcheck http://127.0.0.1:8000/health/ready   # the URL answers 2xx (gateway, or any worker)
+    sc-healthcheck                                      # worker: its own /health/ready, or a floor
 
-Workers (tracker, exporter) expose no HTTP endpoint yet, so their check is a liveness floor: the
-process is not a zombie and a NATS server from SHIFTCLIPPER_NATS_URL accepts TCP connections.
+Without an argument (the images' HEALTHCHECK) a worker with SHIFTCLIPPER_METRICS_PORT set is checked on
+its `/health/ready` (NATS connected, its durable consumer readable, object storage answering). With the
+port off (0, the default) only a liveness floor is left: the process is not a zombie and a NATS server
+from SHIFTCLIPPER_NATS_URL accepts TCP connections.
 """
 
 from __future__ import annotations
@@ -24,7 +26,15 @@ def check_url(url: str) -> bool:
         return False
 
 
+def worker_health_url() -> str | None:
+    """The worker's readiness URL when its health port is on."""
+    port = os.environ.get("SHIFTCLIPPER_METRICS_PORT", "").strip()
+    return f"http://127.0.0.1:{port}/health/ready" if port.isdigit() and int(port) else None
+
+
 def check_worker() -> bool:
+    if url := worker_health_url():
+        return check_url(url)
     try:
         with open("/proc/1/stat") as stat:
             if stat.read().rsplit(")", 1)[1].split()[0] in ("Z", "X"):

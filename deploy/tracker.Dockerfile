@@ -22,7 +22,7 @@ COPY services ./services
 # Headless OpenCV on servers: ultralytics pulls opencv-python (GUI, needs libGL); swap in the same
 # version of opencv-python-headless.
 RUN pip install ".[tracker]" \
-    && cv=$(pip show opencv-python 2>/dev/null | sed -n 's/^Version: //p') \
+    && cv=$(python -c "import importlib.metadata as m; print(m.version('opencv-python'))" 2>/dev/null || true) \
     && if [ -n "$cv" ]; then pip uninstall -y opencv-python && pip install "opencv-python-headless==$cv"; fi
 
 FROM ${PYTHON_IMAGE} AS models

@@ -46,6 +46,18 @@ def ui_stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 @pytest.fixture(scope="module")
+def fake_stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Gateway + exporter, no tracker: the test publishes the tracker's events (tests/support/fake_tracker)."""
+    logs = tmp_path_factory.mktemp("ui-fake-logs")
+    exporter = start_service("exporter", service_env(infra.config), logs)
+    try:
+        with gateway(infra.config, logs) as url:
+            yield url
+    finally:
+        exporter.stop()
+
+
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     sync_api = pytest.importorskip("playwright.sync_api")
     executable = _chromium()

@@ -1,21 +1,22 @@
-"""The web UI end to end in a real browser: key, upload, eyedropper, run, live shifts, clip, download.
+"""The web UI end to end in a real browser: key, upload, eyedropper, rink outline, run, live shifts,
+clip, debug overlay, zip and single downloads.
 
-Screenshots of every step go to docs/screenshots/ (the README shows them). #19 (red, Chicago) is on the
-ice for the whole practice clip; at 5 s he is on the right of the portrait frame, jersey at about y = 0.3.
+Screenshots of every step go to a temp folder, or to docs/screenshots/ (the README shows them) with
+SHIFTCLIPPER_UPDATE_SCREENSHOTS=1. #19 (red, Chicago) is on the ice for the whole practice clip; at 5 s he
+is on the right of the portrait frame, jersey at about y = 0.3.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import PRACTICE_CLIP, REPO, TFLITE_MODEL, needs_shared
-
-SHOTS = REPO / "docs" / "screenshots"
-KEY = "alice-key-123"
+from tests.browser.helpers import KEY, click_frame, open_job_id, saved_setup, shot, watch_console
+from tests.conftest import PRACTICE_CLIP, TFLITE_MODEL, needs_shared
 
 # The reddest 5x5 patch (the eyedropper's own averaging) in a region of the paused frame, normalised.
 FIND_RED = """([x0, x1, y0, y1]) => {
@@ -35,16 +36,6 @@ FIND_RED = """([x0, x1, y0, y1]) => {
 }"""
 
 
-def shot(page: Any, name: str, full: bool = False) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=full)
-
-
-def click_frame(page: Any, nx: float, ny: float) -> None:
-    box = page.locator("#frame").bounding_box()
-    page.locator("#frame").click(position={"x": nx * box["width"], "y": ny * box["height"]})
-
-
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 @needs_shared(PRACTICE_CLIP, TFLITE_MODEL)
@@ -52,14 +43,7 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page = context.new_page()
     page.set_default_timeout(30_000)
-    problems: list[str] = []
-    page.on("pageerror", lambda exc: problems.append(f"pageerror: {exc}"))
-
-    def on_console(msg: Any) -> None:
-        if msg.type == "error":
-            problems.append(f"console: {msg.text} @ {msg.location.get('url')}")
-
-    page.on("console", on_console)
+    problems = watch_console(page)
 
     # 1. API key, remembered across a reload.
     page.goto(ui_stack + "/")
@@ -115,6 +99,12 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     click_frame(page, red["x"], red["y"])
     assert page.locator("#seed-list li").count() == 1
     assert "0:05.0" in page.text_content("#seed-list")
+    # The rink outline: the whole frame but its very edges (the tracker then ignores the margins).
+    page.check("input[name=tool][value=rink]")
+    rink = [(0.01, 0.01), (0.99, 0.01), (0.99, 0.99), (0.01, 0.99)]
+    for x, y in rink:
+        click_frame(page, x, y)
+    assert "4 points" in page.text_content("[data-poly=rink]")
 
     # 4. Inline validation from the API's error `field`, then the real number.
     page.fill("#jersey_number", "7x")
@@ -124,12 +114,14 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     shot(page, "02-setup-validation")
     page.fill("#jersey_number", "19")
     page.locator("#advanced summary").click()
+    page.check("#debug_overlay")  # default off (from the contracts); on here to see the overlay
     shot(page, "03-setup", full=True)
     page.locator("#advanced summary").click()
 
     # 5. Run: live progress over SSE, the shift appears on the timeline.
     page.click("#run-btn")
     page.wait_for_selector("#progress-section:not([hidden])")
+    assert saved_setup(page, open_job_id(page))["rink_polygon"] == [list(p) for p in rink]
     page.wait_for_function("document.querySelector('#job-bar').value > 0.05", timeout=120_000)
     assert "%" in page.text_content("#job-progress-text")
     shot(page, "04-progress")
@@ -146,6 +138,10 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     page.wait_for_function("document.querySelector('#clip-player').readyState >= 2", timeout=30_000)
     assert "/artifacts/clips/000.mp4?api_key=" in page.get_attribute("#clip-player", "src")
     page.wait_for_function("document.querySelector('#reel-player').readyState >= 1", timeout=30_000)
+    # The debug overlay the tracker rendered, and its decision timeline.
+    page.wait_for_selector("#debug-figure:not([hidden])")
+    page.wait_for_function("document.querySelector('#debug-player').readyState >= 1", timeout=30_000)
+    assert "/artifacts/debug/timeline.json" in page.get_attribute("#debug-timeline", "href")
     shot(page, "05-results", full=True)
 
     # 7. Download the clip.
@@ -157,6 +153,12 @@ def test_ui_end_to_end(ui_stack: str, browser: Any, tmp_path: Path) -> None:
     download.save_as(str(target))
     assert download.suggested_filename == "shift-1.mp4"
     assert target.stat().st_size > 10_000
+    with page.expect_download() as info:
+        page.click("#zip-download")
+    zipped = tmp_path / info.value.suggested_filename
+    info.value.save_as(str(zipped))
+    with zipfile.ZipFile(zipped) as archive:
+        assert archive.namelist() == ["shift-01.mp4"] and archive.read("shift-01.mp4") == target.read_bytes()
 
     # 8. Phone width: the same page, still usable.
     page.set_viewport_size({"width": 390, "height": 844})

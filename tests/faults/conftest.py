@@ -8,6 +8,8 @@ import asyncio
 import itertools
 import json
 import random
+import signal
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from nats.js.errors import KeyNotFoundError
 from shiftclipper_common.localinfra import ManagedProcess, free_port
 from shiftclipper_contracts import names
 from shiftclipper_contracts.status import STATE_RANK, JobState
-from tests.conftest import PRACTICE_CLIP, TFLITE_MODEL, Infra, start_infra
+from tests.conftest import PRACTICE_CLIP, REPO, TFLITE_MODEL, Infra, start_infra
 from tests.support.services import service_env, start_service, wait_ready
 from tests.support.videos import make_video
 
@@ -55,6 +57,14 @@ class Stack:
 
     def start_tracker(self) -> ManagedProcess:
         tracker = start_service("tracker", self.env, self._dir("tracker"))
+        self.trackers.append(tracker)
+        return tracker
+
+    def start_fake_tracker(self, **extra: str) -> ManagedProcess:
+        """The real tracker worker loop with a fast fake pipeline (tests/support/fake_tracker_worker.py)."""
+        argv = [sys.executable, "-m", "tests.support.fake_tracker_worker"]
+        env = {**self.env, "PYTHONPATH": str(REPO), **extra}
+        tracker = ManagedProcess("fake-tracker", argv, self._dir("fake-tracker") / "tracker.log", env=env).start()
         self.trackers.append(tracker)
         return tracker
 
@@ -228,6 +238,34 @@ async def _object_keys(infra: Infra, prefix: str) -> list[str]:
 
 def object_keys(infra: Infra, prefix: str) -> list[str]:
     result: list[str] = run_async(_object_keys(infra, prefix))
+    return result
+
+
+@pytest.fixture
+def fake_trackers(stack: Stack) -> Iterator[Stack]:
+    """Only fake trackers work while the test runs: real ones (if any) are stopped, then one is restarted."""
+    real = [t for t in stack.live_trackers() if t.name == "tracker"]
+    for tracker in real:
+        tracker.stop()
+    try:
+        yield stack
+    finally:
+        for tracker in stack.live_trackers():
+            if tracker.name == "fake-tracker":
+                tracker.signal(signal.SIGCONT)  # a stopped process cannot handle SIGTERM
+                tracker.stop()
+        if real:
+            stack.start_tracker()
+
+
+def status_history(infra: Infra, job_id: str) -> list[dict[str, Any]]:
+    """The job's status records still kept by the status KV (its last revisions), oldest first."""
+
+    async def use(js: JetStreamContext) -> list[dict[str, Any]]:
+        kv = await js.key_value(names.STATUS_BUCKET)
+        return [json.loads(entry.value) for entry in await kv.history(job_id) if entry.value]
+
+    result: list[dict[str, Any]] = run_async(_with_js(infra, use))
     return result
 
 

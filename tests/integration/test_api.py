@@ -198,3 +198,22 @@ async def test_presigned_upload_stats_dead_letters_cleanup(client, video):
     assert old in removed and job_id not in removed
     assert (await client.get(f"/jobs/{old}", headers=ALICE)).status_code == 404
     assert (await client.get(f"/jobs/{job_id}", headers=ALICE)).status_code == 200
+
+
+async def test_a_corrupt_status_entry_is_skipped_not_fatal(infra, client):
+    """One foreign value in the status bucket (a hand-written probe, a record from a future version) must not
+    stop the gateway's status watcher: every other job still answers and new ones are seen."""
+    from shiftclipper_common.bus import connect
+    from shiftclipper_contracts import names
+
+    nc, js = await connect(infra.config, "test-corrupt")
+    kv = await js.key_value(names.STATUS_BUCKET)
+    await kv.put("zzcorrupt01", b"1")
+    try:
+        job = await _job(client)  # read-your-writes: answered only once the watcher saw the projector's write
+        got = await client.get(f"/jobs/{job['job_id']}", headers=ALICE)
+        assert got.status_code == 200 and got.json()["status"] == "created"
+        assert (await client.get("/jobs/zzcorrupt01", headers=ADMIN)).status_code == 404
+    finally:
+        await kv.delete("zzcorrupt01")
+        await nc.close()

@@ -14,7 +14,7 @@ async def test_provision_is_idempotent(infra):
     assert str(info.config.retention) in {"workqueue", "RetentionPolicy.WORK_QUEUE"}
     events = await js.stream_info(names.EVENTS_STREAM)
     assert str(events.config.retention) in {"limits", "RetentionPolicy.LIMITS"}
-    kv = await js2.key_value(names.STATUS_BUCKET)
+    kv = await js2.key_value(names.CHECKPOINT_BUCKET)  # not the status bucket: gateways watch that one
     await kv.put("probe", b"1")
     assert (await kv.get("probe")).value == b"1"
     await nc.close()

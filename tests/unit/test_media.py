@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from shiftclipper_exporter.media import (
@@ -25,7 +26,8 @@ from shiftclipper_exporter.media import (
     probe_media,
     thumbnail,
 )
-from shiftclipper_exporter.media_synth import decoded_indices, make_numbered_video
+from shiftclipper_exporter.media_synth import decoded_indices, make_numbered_video, read_frame_index
+from shiftclipper_exporter.media_titles import clock, render_card, title_lines
 
 FPS = 30
 FRAMES = 120  # 4 s, a keyframe every second
@@ -337,3 +339,23 @@ def test_proxy(media: Path) -> None:
     info = probe_media(out)
     assert (info.video.width, info.video.height, info.video.codec, info.has_audio) == (160, 120, "h264", True)
     assert info.video.duration_s == pytest.approx(4.0, abs=0.1)
+
+
+def test_reel_title_cards(media: Path) -> None:
+    src = video(media, "a.mp4", audio=True)
+    clips = [
+        cut_clip(src, str(media / f"titled_{i}.mp4"), s, e, "smart").path for i, (s, e) in enumerate([(0, 1), (2, 3)])
+    ]
+    titles = [title_lines(i, 60.0 * i + 5, 60.0 * i + 50) for i in range(2)]
+    assert titles[1] == ["SHIFT 2", "1:05 - 1:50", "0:45"]
+    reel = build_reel(clips, str(media / "titled.mp4"), titles=titles, card_s=1.0)
+    assert reel.mode == "reencode" and reel.clip_count == 2
+    assert reel.duration_s == pytest.approx(4.0, abs=0.15)  # two 1 s cards + two 1 s clips
+    with av.open(reel.path) as c:
+        frames = [f.to_ndarray(format="gray") for f in c.decode(video=0)]
+        assert c.streams.audio  # silence under the cards keeps the audio track continuous
+    card = render_card(titles[0], 320, 240)
+    assert (card == 235).any() and np.median(card) == 24  # white text on near-black
+    assert abs(frames[0].astype(int) - card).mean() < 6  # the reel opens with the first card
+    assert read_frame_index(frames[FPS + 2]) == 2  # then the first clip (frames 0..29)
+    assert clock(3725.0) == "1:02:05"

@@ -63,11 +63,11 @@ def _download(client: Client, job_id: str, results: dict[str, Any], out: Path) -
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, indent=2))
     for shift in results["shifts"]:
-        if shift.get("clip"):
+        if shift.get("clip") and shift.get("decision") != "rejected":
             name = shift["clip"]["key"].split(f"{job_id}/", 1)[1]
             client.download(job_id, name, out / name)
-    if results.get("reel"):
-        client.download(job_id, "reel.mp4", out / "reel.mp4")
+    if results.get("reel"):  # a reviewed job's reel has a revised name (reel.r2.mp4); saved as reel.mp4
+        client.download(job_id, results["reel"]["key"].split(f"{job_id}/", 1)[1], out / "reel.mp4")
 
 
 def _clock(seconds: float) -> str:

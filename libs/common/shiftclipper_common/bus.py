@@ -54,8 +54,11 @@ async def read_status(kv: KeyValue, job_id: str) -> StatusRecord | None:
 
 
 def event_msg_id(event: Event, discriminator: str = "") -> str:
-    """Deduplication id: a retried publish of the same fact is stored once."""
-    return f"{event.job_id}.{event.attempt}.{event_kind(event)}.{discriminator}"
+    """Deduplication id: a retried publish of the same fact is stored once. A tracker event's delivery
+    is part of it: otherwise a superseded tracker's (fenced) `tracking_done` could be stored first and
+    the newer delivery's real one dropped as its duplicate."""
+    delivery = f"d{event.delivery}." if event.delivery else ""
+    return f"{event.job_id}.{event.attempt}.{delivery}{event_kind(event)}.{discriminator}"
 
 
 async def publish_event(js: JetStreamContext, event: Event, discriminator: str | None = None) -> int:

@@ -1,11 +1,12 @@
 """Prometheus metrics of the worker services (the gateway serves its own at /metrics).
 
-Workers expose them on `SHIFTCLIPPER_METRICS_PORT` when it is set (0 = off).
+Workers expose them on `SHIFTCLIPPER_METRICS_PORT` when it is set (0 = off), next to their health
+endpoints (`health.py`).
 """
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge, Histogram, start_http_server
+from prometheus_client import Counter, Gauge, Histogram
 
 JOBS = Counter("shiftclipper_worker_jobs_total", "Work items finished, by service and outcome", ["service", "outcome"])
 REDELIVERIES = Counter("shiftclipper_redeliveries_total", "Messages received more than once", ["service"])
@@ -17,8 +18,3 @@ STAGE_SECONDS = Histogram(
 )
 TRACK_FPS = Gauge("shiftclipper_tracker_fps", "Video frames per second processed by the last tracking job")
 IN_FLIGHT = Gauge("shiftclipper_in_flight", "Work items being processed now", ["service"])
-
-
-def serve_metrics(port: int) -> None:
-    if port:
-        start_http_server(port)

@@ -1,4 +1,4 @@
-"""Start-up and shutdown shared by the worker services: config, logs, clients, signals."""
+"""Start-up and shutdown shared by the worker services: config, logs, clients, signals, health port."""
 
 from __future__ import annotations
 
@@ -9,33 +9,48 @@ from collections.abc import Awaitable, Callable
 from nats.js import JetStreamContext
 
 from shiftclipper_contracts.config import ServiceConfig, load_config, public_config
+from shiftclipper_contracts.provision import CONSUMER_STREAM
 
 from .bus import close, connect
+from .health import Health
 from .logs import configure_logging
-from .metrics import serve_metrics
 from .storage import ObjectStore
 
 ServiceBody = Callable[[ServiceConfig, JetStreamContext, ObjectStore, asyncio.Event], Awaitable[None]]
 
 
 async def run_service(name: str, body: ServiceBody, prepare: Callable[[ServiceConfig], object] | None = None) -> None:
-    """Load config, log it (secrets masked), run `prepare` (e.g. load models) before connecting,
-    then run `body` until SIGTERM/SIGINT sets its stop event."""
+    """Load config, log it (secrets masked), open the health/metrics port, run `prepare` (e.g. load
+    models) before connecting, then run `body` until SIGTERM/SIGINT sets its stop event.
+
+    The port opens first so /health/live answers while models load and /health/ready says "not yet";
+    readiness covers the durable consumer named like the service (tracker, exporter) when there is one."""
     config = load_config()
     log = configure_logging(name, config.log_json, config.log_level)
     log.info("starting", config=public_config(config))
-    if prepare is not None:
-        await asyncio.to_thread(prepare, config)
-    serve_metrics(config.metrics_port)
-    nc, js = await connect(config, name)
-    store = await ObjectStore(config).start()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+    consumer = (CONSUMER_STREAM[name], name) if name in CONSUMER_STREAM else None
+    health = Health(consumer=consumer)
+    await health.start(config.metrics_port)
     try:
-        await body(config, js, store, stop)
+        if prepare is not None:
+            await asyncio.to_thread(prepare, config)
+        nc, js = await connect(config, name)
+        store = await ObjectStore(config).start()
+        health.attach(nc, js, store)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+
+        def on_signal() -> None:
+            health.stopping = True  # not ready while draining: a rollout waits for the replacement
+            stop.set()
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, on_signal)
+        try:
+            await body(config, js, store, stop)
+        finally:
+            await store.close()
+            await close(nc)
+            log.info("stopped")
     finally:
-        await store.close()
-        await close(nc)
-        log.info("stopped")
+        await health.close()

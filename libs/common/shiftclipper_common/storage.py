@@ -23,6 +23,24 @@ STORAGE_WAIT_S = (1.0, 2.0, 4.0, 8.0, 10.0)
 RETRYABLE = (EndpointConnectionError, ConnectionError, asyncio.TimeoutError)
 
 
+TRANSIENT_READ_MARKERS = (
+    "Server returned 5XX",
+    "Server returned 50",
+    "Connection refused",
+    "Connection reset",
+    "Connection timed out",
+)
+"""How FFmpeg/PyAV report a failed read of a presigned URL that says nothing about the object itself."""
+
+
+def is_transient_read_error(exc: BaseException) -> bool:
+    """A media error caused by the storage server (5xx, refused or reset connection), not by the video:
+    retry it with backoff like any transient error; never fail a job as `video_unreadable` for it. (A
+    storage restart can fail a read and yet answer the 1-byte health read a moment later.)"""
+    text = str(exc)
+    return any(marker in text for marker in TRANSIENT_READ_MARKERS)
+
+
 class ObjectNotFound(KeyError):
     pass
 
@@ -169,8 +187,18 @@ class ObjectStore:
     async def put_bytes(self, key: str, data: bytes, content_type: str = "application/octet-stream") -> None:
         await self._client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
 
-    async def put_file(self, key: str, path: Path, content_type: str = "application/octet-stream") -> None:
-        await self._client.upload_file(str(path), self.bucket, key, ExtraArgs={"ContentType": content_type})
+    async def put_file(
+        self,
+        key: str,
+        path: Path,
+        content_type: str = "application/octet-stream",
+        metadata: dict[str, str] | None = None,
+    ) -> None:
+        """Upload a local file; `metadata` becomes the object's `x-amz-meta-*` headers (see `head`)."""
+        extra: dict[str, Any] = {"ContentType": content_type}
+        if metadata:
+            extra["Metadata"] = metadata
+        await self._client.upload_file(str(path), self.bucket, key, ExtraArgs=extra)
 
     async def get_bytes(self, key: str) -> bytes:
         try:

@@ -40,6 +40,18 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Largest accepted video, bytes."""
     upload_part_bytes: Annotated[int, msgspec.Meta(ge=5 * 1024**2)] = 8 * 1024**2
     """S3 multipart part size used while streaming uploads (bounds gateway memory per upload)."""
+    upload_idle_timeout_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 60.0
+    """An upload whose client sends no bytes for this many seconds is aborted with 408 (slow-loris
+    protection); the job returns to `created` and can be uploaded again."""
+    rate_jobs_per_min: Annotated[float, msgspec.Meta(ge=0)] = 120.0
+    """Job creations (`POST /jobs`) allowed per API key per minute, refilled continuously (token bucket);
+    0 = unlimited. Over the limit: 429 with `Retry-After`."""
+    rate_jobs_burst: Annotated[int, msgspec.Meta(ge=1)] = 60
+    """Job creations one API key may make at once before `rate_jobs_per_min` applies."""
+    rate_uploads_per_min: Annotated[float, msgspec.Meta(ge=0)] = 60.0
+    """Video uploads (raw, multipart and presigned-URL requests) allowed per API key per minute; 0 = unlimited."""
+    rate_uploads_burst: Annotated[int, msgspec.Meta(ge=1)] = 30
+    """Uploads one API key may start at once before `rate_uploads_per_min` applies."""
     tracker_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
     """Jobs one tracker process works on at once (the work consumer's MaxAckPending)."""
     exporter_concurrency: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2

@@ -156,6 +156,9 @@ class JobSetup(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     clip_mode: ClipMode = ClipMode.smart
     reel: bool = True
     """Also build one reel of all clips."""
+    reel_titles: bool = False
+    """Put a short title card (shift number, game time, duration) before each clip in the reel; the
+    reel is then re-encoded instead of stream-copied (slower)."""
     debug_overlay: bool = False
     """Also render an overlay video (boxes, track ids, reads, identity state)."""
     tuning: dict[str, float] = {}

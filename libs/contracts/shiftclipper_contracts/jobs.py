@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -31,6 +32,34 @@ class CreateJobRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True)
     name: JobName = "untitled"
     setup: dict[str, Any] | None = None
     """A JobSetup object (v1 aliases accepted); may also be sent later with PUT /jobs/{id}/setup."""
+
+
+MIN_SHIFT_S = 0.1
+"""The shortest shift a review may leave (a shorter one would not hold a frame at common frame rates)."""
+
+
+class ShiftEdit(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """`PATCH /jobs/{id}/shifts/{index}`: review one shift of a done job. A null field is left as it is.
+
+    `start_s`/`end_s` are the shift's bounds in seconds of the video (pre/post roll is added to the
+    clip as before); they must satisfy 0 <= start_s, start_s + MIN_SHIFT_S <= end_s <= video duration.
+    A rejected shift stays in results.json (marked) but leaves the reel, `toi_s` and `shift_count`."""
+
+    decision: Literal["accepted", "rejected"] | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+
+
+def shift_times_problem(start_s: float, end_s: float, duration_s: float) -> tuple[str, str] | None:
+    """(field, reason) when reviewed shift bounds break ShiftEdit's rule, else None. The gateway answers
+    400 with it; the projector uses it again to drop an edit a concurrent one made invalid."""
+    if not math.isfinite(start_s) or start_s < 0:
+        return "start_s", "start_s must be a number >= 0"
+    if not math.isfinite(end_s) or end_s > duration_s + 1e-3:
+        return "end_s", f"end_s must be at most the video's duration ({duration_s:.3f} s)"
+    if end_s - start_s < MIN_SHIFT_S - 1e-9:
+        return "end_s", f"end_s must be at least {MIN_SHIFT_S} s after start_s ({start_s:.3f} s)"
+    return None
 
 
 class ErrorDetail(msgspec.Struct, omit_defaults=True):

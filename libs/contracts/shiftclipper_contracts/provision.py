@@ -5,6 +5,8 @@ Every service calls `provision` at start-up, so no start order is needed between
 
 from __future__ import annotations
 
+import dataclasses
+
 from nats.js import JetStreamContext
 from nats.js.api import (
     AckPolicy,
@@ -109,6 +111,18 @@ async def provision(js: JetStreamContext, config: ServiceConfig) -> None:
             # Settings changed (e.g. a new concurrency limit): replace the durable consumer config.
             await js.add_consumer(stream_name, consumer)
     for bucket, history in KV_BUCKETS.items():
+        await _provision_bucket(js, bucket, history, config.stream_replicas)
+
+
+async def _provision_bucket(js: JetStreamContext, bucket: str, history: int, replicas: int) -> None:
+    """Create the bucket, or bring an existing one to the wanted replicas and history (a deployment that
+    grows from one NATS node to a cluster raises `stream_replicas` on buckets that already exist)."""
+    try:
         await js.create_key_value(
-            KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE, replicas=config.stream_replicas)
+            KeyValueConfig(bucket=bucket, history=history, storage=StorageType.FILE, replicas=replicas)
         )
+    except BadRequestError:
+        info = await js.stream_info(f"KV_{bucket}")  # a KV bucket is the stream KV_<bucket>
+        wanted = dataclasses.replace(info.config, num_replicas=replicas, max_msgs_per_subject=history)
+        if (info.config.num_replicas, info.config.max_msgs_per_subject) != (replicas, history):
+            await js.update_stream(wanted)

@@ -38,6 +38,12 @@ class ShiftResult(msgspec.Struct, kw_only=True):
     period: int | None = None
     clip: ClipInfo | None = None
     thumb: str | None = None
+    decision: str | None = None
+    """Review decision: `accepted`, `rejected` (excluded from the reel, `toi_s` and `shift_count`) or
+    None (not reviewed)."""
+    revision: int = 0
+    """0: the tracker's window; otherwise the review revision that set `start_s`/`end_s` (and names the
+    re-cut clip and thumbnail)."""
 
 
 class ReelInfo(msgspec.Struct, kw_only=True):
@@ -55,6 +61,24 @@ class DebugInfo(msgspec.Struct, kw_only=True):
     """Overlay video (boxes, track ids, reads, identity state); only when `debug_overlay` was asked."""
 
 
+class ExportInfo(msgspec.Struct, kw_only=True):
+    """How the clips were made (copied from the job's setup when it ran)."""
+
+    pre_roll_s: float
+    post_roll_s: float
+    clip_mode: str
+    reel: bool
+
+
+def clip_window(
+    start_s: float, end_s: float, pre_roll_s: float, post_roll_s: float, duration_s: float
+) -> tuple[float, float]:
+    """A clip's source interval: the shift plus pre/post roll (applied once), clamped to the video."""
+    start = max(0.0, start_s - pre_roll_s)
+    end = min(duration_s, end_s + post_roll_s)
+    return round(start, 3), round(max(end, start), 3)
+
+
 class Results(msgspec.Struct, kw_only=True):
     job_id: str
     target: Target
@@ -66,3 +90,5 @@ class Results(msgspec.Struct, kw_only=True):
     reel: ReelInfo | None = None
     stats: TrackingStats
     debug: DebugInfo | None = None
+    export: ExportInfo | None = None
+    """Pre/post roll, clip mode and reel flag the clips were made with."""

@@ -67,6 +67,13 @@ class ShiftSummary(msgspec.Struct, kw_only=True):
     end_s: float
     confidence: float
     clip_ready: bool = False
+    decision: str | None = None
+    """Review decision: `accepted`, `rejected` (left out of the reel and the TOI) or None (not reviewed)."""
+    revision: int = 0
+    """Review revision of the shift's window: 0 is the tracker's; a trim sets it to the job's
+    `review_revision` at that edit, which names the re-cut clip (`clips/003.r4.mp4`)."""
+    edit_seq: int = 0
+    """Stream sequence of the last review edit applied to this shift (the gateway's proof its edit won)."""
 
 
 class StatusRecord(msgspec.Struct, kw_only=True):
@@ -82,6 +89,8 @@ class StatusRecord(msgspec.Struct, kw_only=True):
     message: str = ""
     error: ErrorInfo | None = None
     attempt: int = 0
+    delivery: int = 0
+    """Highest tracker delivery of this attempt seen so far: tracker events of a lower one are fenced."""
     created_at: datetime
     updated_at: datetime
     heartbeat_at: datetime | None = None
@@ -93,3 +102,11 @@ class StatusRecord(msgspec.Struct, kw_only=True):
     has_results: bool = False
     last_event_seq: int = 0
     """Sequence of the last event applied; lets the gateway wait until its own write is visible."""
+    proxy_ready: bool = False
+    """The low-resolution preview (`GET /jobs/{id}/artifacts/proxy.mp4`) of the current upload exists."""
+    review_revision: int = 0
+    """Counts applied shift edits over the job's life (never reset, so revisioned keys never repeat)."""
+    review_exported: int = 0
+    """The review revision the exporter's clips, reel and results.json reflect."""
+    review_pending: bool = False
+    """A shift edit is being exported; the status stays `done` meanwhile (`stage` is `review`)."""

@@ -18,10 +18,13 @@ from shiftclipper_projector.consumer import run_projector
 
 from .auth import KeyRing, provide_principal
 from .deps import Deps
-from .errors import EXCEPTION_HANDLERS
+from .errors import EXCEPTION_HANDLERS, document_errors
 from .health import HEALTH_ROUTES, JobsByState
 from .jobs_repo import JobsRepo
+from .ratelimit import RateLimits
 from .routes import ROUTES
+from .routes_downloads import DOWNLOAD_ROUTES
+from .routes_review import REVIEW_ROUTES
 from .service import JobService
 from .status_cache import StatusCache
 from .ui import UI_ROUTES
@@ -40,6 +43,7 @@ def create_app(config: ServiceConfig, embed_projector: bool = True) -> Litestar:
         cache.start(js)
         deps = Deps(config, nc, js, store, await JobsRepo.open(js), cache, KeyRing(config))
         app.state.deps, app.state.jobs = deps, JobService(deps)
+        app.state.limits = RateLimits(config)
         stop = asyncio.Event()
         projector = asyncio.create_task(run_projector(js, stop)) if embed_projector else None
         collector = JobsByState(cache)
@@ -57,8 +61,9 @@ def create_app(config: ServiceConfig, embed_projector: bool = True) -> Litestar:
             await store.close()
             await close(nc)
 
+    document_errors([*ROUTES, *DOWNLOAD_ROUTES, *REVIEW_ROUTES])
     return Litestar(
-        route_handlers=[*ROUTES, *HEALTH_ROUTES, *UI_ROUTES],
+        route_handlers=[*ROUTES, *DOWNLOAD_ROUTES, *REVIEW_ROUTES, *HEALTH_ROUTES, *UI_ROUTES],
         dependencies={"principal": Provide(provide_principal)},
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         lifespan=[lifespan],

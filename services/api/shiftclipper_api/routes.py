@@ -21,8 +21,15 @@ from shiftclipper_contracts.status import TERMINAL_STATES, JobState, StatusRecor
 
 from .auth import Principal
 from .errors import ApiError, not_found
+from .ratelimit import RateLimits
 from .service import JobService
-from .uploads import check_declared_length, check_video_content_type, multipart_file
+from .uploads import (
+    check_declared_length,
+    check_video_content_type,
+    checked_filename,
+    multipart_file,
+    request_chunks,
+)
 
 SSE_PING_S = 15.0
 _encoder = msgspec.json.Encoder()
@@ -32,6 +39,10 @@ def jobs(request: Request) -> JobService:
     return request.app.state.jobs
 
 
+def limits(request: Request) -> RateLimits:
+    return request.app.state.limits
+
+
 @post("/jobs", status_code=201)
 async def create_job(
     request: Request,
@@ -39,6 +50,7 @@ async def create_job(
     data: CreateJobRequest | None = None,
     idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key")] = None,
 ) -> StatusRecord:
+    limits(request).create.check(principal.name)
     return await jobs(request).create(principal, data or CreateJobRequest(), idempotency_key)
 
 
@@ -88,7 +100,9 @@ async def put_video(request: Request, principal: Principal, job_id: str, filenam
     """Raw-body streaming upload: the body goes straight into an S3 multipart upload."""
     check_video_content_type(request)
     check_declared_length(request, request.app.state.deps.config.max_upload_bytes)
-    return await jobs(request).upload(principal, job_id, request.stream(), filename)
+    checked_filename(filename)
+    limits(request).upload.check(principal.name)
+    return await jobs(request).upload(principal, job_id, request_chunks(request), filename)
 
 
 @post("/jobs/{job_id:str}/upload", request_max_body_size=None, status_code=200)
@@ -96,6 +110,7 @@ async def post_upload(request: Request, principal: Principal, job_id: str) -> St
     """Multipart upload (browsers, v1 clients), streamed the same way."""
     check_declared_length(request, request.app.state.deps.config.max_upload_bytes + 1024 * 1024)
     await jobs(request).visible(principal, job_id)  # 404 before reading the body
+    limits(request).upload.check(principal.name)
     filename, chunks = await multipart_file(request)
     return await jobs(request).upload(principal, job_id, chunks, filename)
 
@@ -103,6 +118,8 @@ async def post_upload(request: Request, principal: Principal, job_id: str) -> St
 @post("/jobs/{job_id:str}/upload-url", status_code=200)
 async def upload_url(request: Request, principal: Principal, job_id: str, filename: str = "video.mp4") -> UploadUrl:
     """A presigned PUT for direct-to-storage upload; then POST /jobs/{id}/video/complete."""
+    checked_filename(filename)
+    limits(request).upload.check(principal.name)
     return await jobs(request).upload_url(principal, job_id, filename)
 
 
@@ -110,7 +127,7 @@ async def upload_url(request: Request, principal: Principal, job_id: str, filena
 async def complete_upload(
     request: Request, principal: Principal, job_id: str, filename: str = "video.mp4"
 ) -> StatusRecord:
-    return await jobs(request).complete_upload(principal, job_id, filename)
+    return await jobs(request).complete_upload(principal, job_id, checked_filename(filename))
 
 
 @post("/jobs/cleanup", status_code=200)

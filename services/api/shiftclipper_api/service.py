@@ -193,15 +193,23 @@ class JobService:
         status = self.status_of(job)
         if status.status in TERMINAL_STATES:
             raise ApiError(409, "conflict", f"the job is already {status.status}")
-        await self._emit(ev.CancelRequested(job_id=job_id, attempt=status.attempt))
+        # The attempt comes from the job record (read fresh, CAS-written by `run`), not from the status
+        # cache, which may lag after a NATS restart: a cancel stamped with a stale attempt is fenced by
+        # the projector, and the job ran on after a 202 (found by the chaos test).
+        cancel = ev.CancelRequested(job_id=job_id, attempt=max(job.attempt, status.attempt))
+        seq = await publish_event(self.d.js, cancel, "")
+        await self.d.status.wait_for_seq(job_id, seq)
+        after = self.status_of(job)
+        if after.last_event_seq >= seq and after.status != JobState.cancelled:
+            raise ApiError(409, "conflict", f"the job is already {after.status}")  # it finished first
         log.info("cancel requested", job_id=job_id)
-        return self.status_of(job)
+        return after
 
     async def delete(self, principal: Principal, job_id: str) -> None:
         job, _ = await self.visible(principal, job_id)
         status = self.status_of(job)
         if status.status not in TERMINAL_STATES:
-            await self._emit(ev.CancelRequested(job_id=job_id, attempt=status.attempt))
+            await self._emit(ev.CancelRequested(job_id=job_id, attempt=max(job.attempt, status.attempt)))
         await self.d.store.delete_prefix(names.job_prefix(job_id))
         await self.d.jobs.delete(job_id)
         await self._emit(ev.JobDeleted(job_id=job_id, attempt=status.attempt), gone=True)

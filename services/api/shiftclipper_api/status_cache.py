@@ -63,7 +63,11 @@ class StatusCache:
                 await watcher.stop()
 
     async def _apply(self, key: str, value: bytes | None) -> None:
-        record = _decoder.decode(value) if value else None
+        try:
+            record = _decoder.decode(value) if value else None
+        except msgspec.DecodeError as exc:  # one foreign or corrupt entry must not stop every status read
+            log.warning("status entry skipped", job_id=key, error=str(exc))
+            return
         if record is None:
             self.records.pop(key, None)
         else:

@@ -1,5 +1,5 @@
 """The combined reel: concat demuxer with stream copy when every clip shares its codec parameters,
-otherwise (or when fades are asked for) one re-encode through the concat filter."""
+otherwise (or when fades or title cards are asked for) one re-encode through the concat filter."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .media_cut import EncodeOptions
 from .media_probe import MediaError, open_input, run_ffmpeg
+from .media_titles import make_card
 
 
 @dataclass(frozen=True)
@@ -96,21 +97,45 @@ def _concat_reencode(clips: list[_Clip], dst: str, fade_s: float, opts: EncodeOp
     run_ffmpeg(args)
 
 
+def _with_cards(infos: list[_Clip], titles: Sequence[list[str]], directory: str, card_s: float) -> list[_Clip]:
+    """A title card (the first clip's size and frame rate) before each clip."""
+    first = infos[0]
+    with open_input(first.path) as c:
+        fps = float(c.streams.video[0].average_rate or 30)
+    out: list[_Clip] = []
+    for i, (clip, lines) in enumerate(zip(infos, titles, strict=True)):
+        card = make_card(os.path.join(directory, f"card{i:03d}.mp4"), lines, first.width, first.height, card_s, fps)
+        out += [_inspect(card), clip]
+    return out
+
+
 def build_reel(
-    clips: Sequence[str], dst: str, *, fade_s: float = 0.0, options: EncodeOptions | None = None
+    clips: Sequence[str],
+    dst: str,
+    *,
+    fade_s: float = 0.0,
+    options: EncodeOptions | None = None,
+    titles: Sequence[list[str]] | None = None,
+    card_s: float = 1.5,
 ) -> ReelResult:
-    """Join clips in order into the mp4 `dst`. `fade_s` > 0 adds a fade in/out per clip (re-encodes)."""
+    """Join clips in order into the mp4 `dst`. `fade_s` > 0 adds a fade in/out per clip; `titles` (text
+    lines per clip) puts a `card_s` title card before each clip. Either re-encodes."""
     if not clips:
         raise MediaError("no_clips", "a reel needs at least one clip")
     infos = [_inspect(p) for p in clips]
     os.makedirs(os.path.dirname(os.path.abspath(dst)), exist_ok=True)
-    same = all(i.signature == infos[0].signature for i in infos)
-    if same and fade_s <= 0:
-        _concat_copy(infos, dst)
-        mode = "copy"
-    else:
-        _concat_reencode(infos, dst, fade_s, options or EncodeOptions())
-        mode = "reencode"
+    with tempfile.TemporaryDirectory(prefix="cards-", dir=os.path.dirname(os.path.abspath(dst))) as tmp:
+        parts = _with_cards(infos, titles, tmp, card_s) if titles else infos
+        mode = _join(parts, dst, fade_s, options, force_reencode=bool(titles))
     with open_input(dst) as c:
         duration = (c.duration or 0) / 1e6
     return ReelResult(dst, mode, round(duration, 6), len(infos))
+
+
+def _join(infos: list[_Clip], dst: str, fade_s: float, options: EncodeOptions | None, force_reencode: bool) -> str:
+    same = all(i.signature == infos[0].signature for i in infos)
+    if same and fade_s <= 0 and not force_reencode:
+        _concat_copy(infos, dst)
+        return "copy"
+    _concat_reencode(infos, dst, fade_s, options or EncodeOptions())
+    return "reencode"

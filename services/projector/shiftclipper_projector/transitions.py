@@ -2,6 +2,8 @@
 
 Rules that keep status honest:
 - events of an older attempt are ignored (a late or fenced worker cannot rewrite a retried job);
+- within an attempt, tracker events of an older delivery are ignored too (a tracker paused past AckWait
+  whose work went to another tracker cannot write over the newer one);
 - within an attempt the state only moves up STATE_RANK and progress never decreases;
 - a terminal state is final until a retry queues a new attempt.
 """
@@ -22,6 +24,8 @@ from shiftclipper_contracts.status import (
     StatusRecord,
 )
 
+from . import review
+
 TRACKING_SHARE = 0.9
 """Share of overall progress given to tracking; clips are cut while it runs, the reel comes last."""
 
@@ -39,8 +43,14 @@ def apply_event(record: StatusRecord | None, event: ev.Event, seq: int) -> Statu
     updated = msgspec.structs.replace(record, last_event_seq=seq)
     if isinstance(event, ev.JobQueued):
         return _queue(updated, event)
+    if isinstance(event, ev.ProxyReady):
+        return review.proxy_ready(updated, event)
     if event.attempt != record.attempt:
         return updated  # fenced: an older (or unknown) attempt
+    if event.delivery:
+        if event.delivery < record.delivery:
+            return updated  # fenced: a late tracker whose delivery was superseded
+        updated.delivery = event.delivery
     _apply(event, updated)
     updated.updated_at = event.at
     return updated
@@ -69,6 +79,7 @@ def _queue(record: StatusRecord, event: ev.JobQueued) -> StatusRecord:
         stage="queue",
         message="waiting for a tracker",
         attempt=event.attempt,
+        delivery=0,
         progress=0.0,
         error=None,
         segments_found=0,
@@ -76,6 +87,8 @@ def _queue(record: StatusRecord, event: ev.JobQueued) -> StatusRecord:
         shifts=[],
         has_results=False,
         eta_s=None,
+        review_exported=record.review_revision,  # a new run abandons an unfinished re-export
+        review_pending=False,
         updated_at=event.at,
     )
 
@@ -107,7 +120,7 @@ def _(event: ev.UploadStarted, record: StatusRecord) -> None:
 def _(event: ev.VideoUploaded, record: StatusRecord) -> None:
     if record.status in PRE_RUN:
         record.status, record.stage, record.message = JobState.uploaded, "upload", "video uploaded"
-        record.video = event.video
+        record.video, record.proxy_ready = event.video, False
 
 
 @_apply.register
@@ -167,22 +180,26 @@ def _(event: ev.TrackingDone, record: StatusRecord) -> None:
     if _move(record, JobState.exporting, "export", "cutting clips and building the reel"):
         _advance(record, TRACKING_SHARE)
         record.eta_s = None
+    review.merge_segments(record, event.segments)
     record.segments_found = len(event.segments)
 
 
 @_apply.register
 def _(event: ev.ClipReady, record: StatusRecord) -> None:
-    for shift in record.shifts:
-        if shift.index == event.segment_index:
-            shift.clip_ready = True
+    # A clip for an older revision of a reviewed shift does not make the current one ready.
+    record.shifts = [
+        msgspec.structs.replace(s, clip_ready=True)
+        if s.index == event.segment_index and s.revision == event.revision
+        else s
+        for s in record.shifts
+    ]
     record.clips_ready = sum(1 for s in record.shifts if s.clip_ready)
 
 
 @_apply.register
 def _(event: ev.ExportDone, record: StatusRecord) -> None:
     state = JobState.done if event.shift_count else JobState.done_no_shifts
-    message = f"{event.shift_count} shift(s), {event.toi_s:.0f} s on ice" if event.shift_count else "no shifts found"
-    if _move(record, state, "done", message):
+    if _move(record, state, "done", review.summary(event.shift_count, event.toi_s)):
         _advance(record, 1.0)
         record.has_results, record.eta_s = True, 0.0
 
@@ -191,3 +208,13 @@ def _(event: ev.ExportDone, record: StatusRecord) -> None:
 def _(event: ev.JobFailed, record: StatusRecord) -> None:
     if _move(record, JobState.failed, event.stage, event.error.message):
         record.error, record.eta_s = event.error, None
+
+
+@_apply.register
+def _(event: ev.ShiftEdited, record: StatusRecord) -> None:
+    review.edit_shift(record, event)
+
+
+@_apply.register
+def _(event: ev.ReviewExported, record: StatusRecord) -> None:
+    review.review_exported(record, event)

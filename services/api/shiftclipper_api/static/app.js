@@ -1,66 +1,35 @@
-// ShiftClipper web UI: plain ES module, no build step. Every default comes from GET /ui/defaults.
-const $ = (sel) => document.querySelector(sel);
+// ShiftClipper web UI: plain ES modules, no build step. Every default comes from GET /ui/defaults.
+import { $, api, artifactName, artifactUrl, el, fmtEta, fmtTime, jobPath, round4, session, withKey } from "./util.js";
+import { PolygonEditor, polygonLabel, renderPolygonPanels } from "./polygons.js";
+import { patchShift, reviewCell, trimRow, waitForExport } from "./review.js";
+import { Upload, retryable } from "./upload.js";
+
 const ACTIVE = new Set(["queued", "tracking", "exporting"]);
 const FINISHED = new Set(["done", "done_no_shifts", "failed", "cancelled"]);
 const STAGES = { upload: "Uploading", queue: "Waiting for a worker", decode: "Reading the video",
   track: "Finding the player", export: "Cutting clips", reel: "Building the reel" };
 const ADVANCED = ["pre_roll_s", "post_roll_s", "clip_mode", "reel", "debug_overlay"];
+const POLYGON_TOOLS = new Set(["rink", "bench"]);
+const TABLE_COLUMNS = 7;
 
 const state = {
-  key: localStorage.getItem("shiftclipper.apiKey") || "",
   defaults: null,
   job: null, // the status record of the open job
   files: new Map(), // job id -> the local File, for the preview
+  preview: null, // what the preview plays: "file", "proxy" or null
   seeds: [],
   cursor: { x: 0.5, y: 0.5 }, // keyboard crosshair on the paused frame, normalised
   events: null, // EventSource of the open job
   results: null,
+  selected: null, // index of the shift whose clip is in the player
+  upload: null, // the current or last failed Upload, for Retry
+  review: { trimOpen: new Set(), busy: new Set() }, // shift indexes with an open trim row / a pending re-export
 };
-
-// ---------- helpers ----------
-class ApiError extends Error {
-  constructor(status, body) {
-    const err = (body && body.error) || {};
-    super(err.message || `HTTP ${status}`);
-    Object.assign(this, { status, code: err.code, field: err.field });
-  }
-}
-
-async function api(path, { method = "GET", body } = {}) {
-  const headers = { "X-API-Key": state.key };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-  const data = resp.status === 204 ? null : await resp.json().catch(() => null);
-  if (!resp.ok) throw new ApiError(resp.status, data);
-  return data;
-}
-
-const withKey = (path) => `${path}${path.includes("?") ? "&" : "?"}api_key=${encodeURIComponent(state.key)}`;
-const artifactUrl = (jobId, name) => withKey(`/jobs/${encodeURIComponent(jobId)}/artifacts/${name}`);
-
-function fmtTime(s) {
-  if (s == null || !isFinite(s)) return "–";
-  const m = Math.floor(s / 60);
-  return `${m}:${(s - m * 60).toFixed(1).padStart(4, "0")}`;
-}
-
-function fmtEta(s) {
-  if (s == null || !isFinite(s)) return "";
-  if (s < 60) return `${Math.max(1, Math.round(s))} s`;
-  const m = Math.floor(s / 60);
-  return m < 60 ? `${m} min ${Math.round(s % 60)} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === "class") node.className = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else if (v !== false && v != null) node.setAttribute(k, v === true ? "" : v);
-  }
-  node.append(...children.filter((c) => c != null));
-  return node;
-}
+const polygons = new PolygonEditor((edited) => {
+  if (edited) for (const id of ["#rink_polygon-err", "#bench_polygons-err"]) $(id).textContent = "";
+  renderPolygonPanels(polygons, useTool);
+  drawFrame();
+});
 
 function banner(message) {
   $("#banner").textContent = message || "";
@@ -73,18 +42,18 @@ function report(err) {
 
 // ---------- API key ----------
 function setupKeyForm() {
-  $("#api-key").value = state.key;
+  $("#api-key").value = session.key;
   $("#key-form").addEventListener("submit", (e) => {
     e.preventDefault();
-    state.key = $("#api-key").value.trim();
-    localStorage.setItem("shiftclipper.apiKey", state.key);
+    session.key = $("#api-key").value.trim();
+    localStorage.setItem("shiftclipper.apiKey", session.key);
     refreshJobs();
   });
 }
 
 // ---------- job list ----------
 async function refreshJobs() {
-  if (!state.key) {
+  if (!session.key) {
     $("#key-state").textContent = "Enter your API key to start.";
     return;
   }
@@ -119,20 +88,47 @@ async function refreshJobs() {
 }
 
 // ---------- create + upload ----------
-function uploadVideo(jobId, file, onProgress) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open("PUT", `/jobs/${encodeURIComponent(jobId)}/video?filename=${encodeURIComponent(file.name)}`);
-    xhr.setRequestHeader("X-API-Key", state.key);
-    xhr.setRequestHeader("Content-Type", file.type || "application/octet-stream");
-    xhr.responseType = "json";
-    xhr.upload.addEventListener("progress", (e) => e.lengthComputable && onProgress(e.loaded, e.total));
-    xhr.addEventListener("load", () =>
-      xhr.status < 300 ? resolve(xhr.response) : reject(new ApiError(xhr.status, xhr.response)),
-    );
-    xhr.addEventListener("error", () => reject(new Error("the upload failed (network error)")));
-    xhr.send(file);
-  });
+function showUploadProgress(done, total, etaS) {
+  $("#upload-bar").value = total ? done / total : 0;
+  const pct = Math.round((100 * done) / (total || 1));
+  const mb = `${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+  $("#upload-text").textContent =
+    done >= total && total > 0
+      ? `Uploaded ${mb}; checking the video…`
+      : `Uploading ${pct}% (${mb})${etaS != null ? ` · about ${fmtEta(etaS)} left` : ""}`;
+}
+
+function uploadControls({ running, failed }) {
+  $("#upload-btn").disabled = running;
+  $("#upload-cancel").hidden = !running;
+  $("#upload-retry").hidden = !failed;
+}
+
+/** Upload `state.upload`'s file into its job; on failure offer Retry, which runs this again. */
+async function runUpload() {
+  const upload = state.upload;
+  $("#upload-progress").hidden = false;
+  uploadControls({ running: true, failed: false });
+  banner("");
+  try {
+    const record = await upload.start();
+    state.upload = null;
+    uploadControls({ running: false, failed: false });
+    $("#upload-text").textContent = "Upload complete.";
+    $("#new-job").reset();
+    await refreshJobs();
+    await openJob(record.job_id, record);
+  } catch (err) {
+    const again = retryable(err);
+    uploadControls({ running: false, failed: again });
+    if (!again) state.upload = null;
+    $("#upload-bar").value = 0;
+    $("#upload-text").textContent = err.aborted
+      ? "Upload cancelled. Retry starts it again."
+      : `Upload failed: ${err.message}.${again ? " Retry starts it again." : " Choose another file."}`;
+    if (err.status === 401) report(err);
+    refreshJobs();
+  }
 }
 
 function setupNewJob() {
@@ -144,34 +140,21 @@ function setupNewJob() {
     e.preventDefault();
     const file = $("#video-file").files[0];
     if (!file) return $("#video-file").focus();
-    const button = $("#upload-btn");
-    button.disabled = true;
-    $("#upload-progress").hidden = false;
-    const started = performance.now();
-    const show = (done, total) => {
-      const secs = (performance.now() - started) / 1000;
-      const rate = done / Math.max(secs, 0.001);
-      $("#upload-bar").value = total ? done / total : 0;
-      const eta = rate > 0 && done < total ? ` · about ${fmtEta((total - done) / rate)} left` : "";
-      $("#upload-text").textContent =
-        `Uploading ${Math.round((100 * done) / (total || 1))}% (${(done / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB)${eta}`;
-    };
+    uploadControls({ running: true, failed: false });
     try {
-      const job = await api("/jobs", { method: "POST", body: { name: $("#job-name").value.trim() || file.name } });
-      state.files.set(job.job_id, file);
-      show(0, file.size);
-      const record = await uploadVideo(job.job_id, file, show);
-      $("#upload-text").textContent = "Upload complete.";
-      $("#new-job").reset();
-      await refreshJobs();
-      await openJob(record.job_id, record);
+      // A failed upload of this very file keeps its job: submitting again is a retry, not a second job.
+      let jobId = state.upload?.file === file ? state.upload.jobId : null;
+      if (!jobId) jobId = (await api("/jobs", { method: "POST", body: { name: $("#job-name").value.trim() || file.name } })).job_id;
+      state.files.set(jobId, file);
+      state.upload = new Upload(jobId, file, showUploadProgress);
     } catch (err) {
-      $("#upload-text").textContent = "";
-      report(err);
-    } finally {
-      button.disabled = false;
+      uploadControls({ running: false, failed: false });
+      return report(err);
     }
+    await runUpload();
   });
+  $("#upload-cancel").addEventListener("click", () => state.upload?.abort());
+  $("#upload-retry").addEventListener("click", () => state.upload && runUpload());
 }
 
 // ---------- open a job ----------
@@ -179,8 +162,9 @@ async function openJob(jobId, record) {
   if (state.events) state.events.close();
   state.events = null;
   state.results = null;
+  state.selected = null;
   try {
-    record = record || (await api(`/jobs/${encodeURIComponent(jobId)}`));
+    record = record || (await api(jobPath(jobId)));
   } catch (err) {
     return report(err);
   }
@@ -191,8 +175,9 @@ async function openJob(jobId, record) {
   $("#job-title").textContent = record.name;
   if (switched) {
     state.seeds = [];
+    state.review = { trimOpen: new Set(), busy: new Set() };
     resetSetupForm();
-    loadPreview(state.files.get(jobId));
+    loadPreview(jobId, record);
     if (record.status !== "created" && record.status !== "uploaded") await loadSetup(jobId);
   }
   for (const btn of document.querySelectorAll(".job-link")) {
@@ -200,14 +185,15 @@ async function openJob(jobId, record) {
     else btn.removeAttribute("aria-current");
   }
   render(record);
-  if (ACTIVE.has(record.status)) listen(jobId);
-  else if (record.has_results) await loadResults(jobId);
+  // "uploaded" jobs are watched too: the exporter's preview proxy becomes ready while the user sets up.
+  if (ACTIVE.has(record.status) || (record.status === "uploaded" && !record.proxy_ready)) listen(jobId);
+  if (!ACTIVE.has(record.status) && record.has_results) await loadResults(jobId);
   if (switched) $("#job-title").scrollIntoView({ behavior: "smooth", block: "start" });
 }
 
 async function loadSetup(jobId) {
   try {
-    fillSetupForm(await api(`/jobs/${encodeURIComponent(jobId)}/setup`));
+    fillSetupForm(await api(jobPath(jobId, "/setup")));
   } catch (err) {
     if (err.status !== 404) report(err);
   }
@@ -234,16 +220,22 @@ function render(record) {
   if (record.clips_ready) parts.push(`${record.clips_ready} clip(s) ready`);
   if (record.error) parts.push(`${record.error.code}: ${record.error.message}`);
   $("#job-progress-text").textContent = parts.join(" · ");
+  if (record.proxy_ready && state.preview !== "proxy" && !state.files.has(record.job_id)) {
+    loadPreview(record.job_id, record, video().currentTime);
+  }
   if (!state.results) renderShifts(record.shifts || [], record.video?.duration_s, status);
 }
 
 // ---------- live progress ----------
 function listen(jobId) {
-  const source = new EventSource(withKey(`/jobs/${encodeURIComponent(jobId)}/events`));
+  const source = new EventSource(withKey(jobPath(jobId, "/events")));
   state.events = source;
   source.addEventListener("status", (e) => {
     if (state.job?.job_id !== jobId) return source.close();
-    render(JSON.parse(e.data));
+    const record = JSON.parse(e.data);
+    render(record);
+    // An "uploaded" job is only watched for its proxy; the stream itself ends at a terminal state.
+    if (record.status === "uploaded" && record.proxy_ready) source.close();
   });
   source.addEventListener("end", async () => {
     source.close();
@@ -259,7 +251,7 @@ function listen(jobId) {
 
 async function cancelJob() {
   try {
-    render(await api(`/jobs/${encodeURIComponent(state.job.job_id)}/cancel`, { method: "POST" }));
+    render(await api(jobPath(state.job.job_id, "/cancel"), { method: "POST" }));
   } catch (err) {
     report(err);
   }
@@ -283,79 +275,181 @@ function renderShifts(shifts, duration, status) {
   $("#timeline-end").textContent = fmtTime(total);
   $("#timeline").replaceChildren(
     ...shifts.map((s) => {
-      const label = `Shift ${s.index + 1}: ${fmtTime(s.start_s)} to ${fmtTime(s.end_s)}`;
+      const label = `Shift ${s.index + 1}: ${fmtTime(s.start_s)} to ${fmtTime(s.end_s)}${s.decision ? ` (${s.decision})` : ""}`;
       const style = `left:${(100 * s.start_s) / total}%;width:${Math.max(0.5, (100 * (s.end_s - s.start_s)) / total)}%`;
-      return el("button", { type: "button", class: "shift", style, title: label, "aria-label": label,
+      const selected = state.selected === s.index ? " selected" : "";
+      return el("button", { type: "button", class: `shift ${s.decision || ""}${selected}`, style, title: label, "aria-label": label,
         disabled: !results, "data-index": s.index, onclick: () => playClip(s.index) });
     }),
   );
-  $("#shift-table tbody").replaceChildren(
-    ...shifts.map((s) => {
-      const clip = results && clipName(s);
-      return el(
-        "tr",
-        { "data-index": s.index },
-        el("td", {}, String(s.index + 1)),
-        el("td", {}, fmtTime(s.start_s)),
-        el("td", {}, fmtTime(s.end_s)),
-        el("td", {}, fmtTime(s.duration_s ?? s.end_s - s.start_s)),
-        el("td", {}, `${Math.round(100 * s.confidence)}%`),
-        el(
-          "td",
-          { class: "clip-cell" },
+  $("#shift-table tbody").replaceChildren(...shifts.flatMap((s) => shiftRows(s, results, total)));
+}
+
+function shiftRows(s, results, duration) {
+  const clip = results && clipName(s);
+  const row = el(
+    "tr",
+    { "data-index": s.index, class: `${s.decision || ""}${state.selected === s.index ? " selected" : ""}` },
+    el("td", {}, String(s.index + 1)),
+    el("td", {}, fmtTime(s.start_s)),
+    el("td", {}, fmtTime(s.end_s)),
+    el("td", {}, fmtTime(s.duration_s ?? s.end_s - s.start_s)),
+    el("td", {}, `${Math.round(100 * s.confidence)}%`),
+    el(
+      "td",
+      {},
+      el(
+        "div",
+        { class: "cell-row" },
           clip
-            ? el("button", { type: "button", class: "secondary small", onclick: () => playClip(s.index) }, "Play")
-            : el("span", { class: "muted" }, s.clip_ready ? "ready" : "…"),
-          clip
-            ? el("a", { href: artifactUrl(state.job.job_id, clip), download: `shift-${s.index + 1}.mp4`,
-                class: "download" }, "Download")
-            : null,
-        ),
-      );
-    }),
+          ? el("button", { type: "button", class: "secondary small", onclick: () => playClip(s.index) }, "Play")
+          : el("span", { class: "muted" }, s.clip_ready ? "ready" : "…"),
+        clip
+          ? el("a", { href: clipUrl(s), download: `shift-${s.index + 1}.mp4`, class: "download" }, "Download")
+        : null,
+      ),
+    ),
+    results
+      ? reviewCell(s, {
+          busy: state.review.busy.has(s.index),
+          trimOpen: state.review.trimOpen.has(s.index),
+          onDecision: (decision) => review(s, { decision }),
+          onTrimToggle: () => toggleTrim(s.index),
+        })
+      : el("td", { class: "muted" }, "after the run"),
   );
+  if (!results || !state.review.trimOpen.has(s.index)) return [row];
+  const trim = trimRow(s, TABLE_COLUMNS, results.video?.duration_s, {
+    onSave: (start_s, end_s) => review(s, { start_s, end_s }),
+    onCancel: () => toggleTrim(s.index),
+  });
+  return [row, trim];
+}
+
+function toggleTrim(index) {
+  const open = state.review.trimOpen;
+  if (open.has(index)) open.delete(index);
+  else open.add(index);
+  rerenderResults();
+  if (open.has(index)) document.getElementById(`trim-${index}-start`)?.focus();
+}
+
+function rerenderResults() {
+  const res = state.results;
+  if (res) renderShifts(res.shifts, res.video?.duration_s, state.job.status);
+}
+
+/** Send one review change, then wait for the exporter's re-cut and show the new clip. */
+async function review(shift, change) {
+  const jobId = state.job.job_id;
+  const say = (text) => {
+    const node = document.getElementById(`review-state-${shift.index}`);
+    if (node) node.textContent = text;
+  };
+  let updated;
+  try {
+    updated = await patchShift(jobId, shift, change);
+  } catch (err) {
+    // A 400 names the bad bound (`$.start_s` / `$.end_s`): show it in the trim row, at that input.
+    const errNode = document.getElementById(`trim-${shift.index}-err`);
+    const unavailable = err.status === 404 && err.message === "Not Found"; // no such route (an older gateway)
+    const text = unavailable || err.status === 405 ? "Review is not available on this server." : err.message;
+    const bad = /^\$\.(start_s|end_s)$/.exec(err.field || "");
+    if (bad) document.getElementById(`trim-${shift.index}-${bad[1] === "start_s" ? "start" : "end"}`)?.setAttribute("aria-invalid", "true");
+    if (errNode && "start_s" in change) errNode.textContent = text;
+    else say(text);
+    return;
+  }
+  updated = { ...shift, ...updated };
+  Object.assign(state.results.shifts.find((s) => s.index === shift.index), updated);
+  state.review.trimOpen.delete(shift.index);
+  state.review.busy.add(shift.index);
+  rerenderResults();
+  say("Updating the clip…");
+  let fresh = null;
+  try {
+    fresh = await waitForExport(jobId, updated, {
+      onStatus: (record) => state.job?.job_id === jobId && render(record),
+      stillWanted: () => state.job?.job_id === jobId,
+    });
+  } catch (err) {
+    report(err);
+  }
+  state.review.busy.delete(shift.index);
+  if (state.job?.job_id !== jobId) return;
+  if (!fresh) {
+    rerenderResults();
+    return say("The clip is taking long to update; reopen the job later.");
+  }
+  showResults(jobId, fresh);
+  say("start_s" in change ? "Clip updated." : updated.decision === "rejected" ? "Rejected." : "Accepted.");
+  if (updated.decision !== "rejected") selectShift(shift.index, false);
 }
 
 function clipName(shift) {
-  const prefix = `jobs/${state.job.job_id}/`;
   const key = shift.clip?.key;
   if (!key) return null;
-  return key.startsWith(prefix) ? key.slice(prefix.length) : `clips/${String(shift.index).padStart(3, "0")}.mp4`;
+  return artifactName(state.job.job_id, key) || `clips/${String(shift.index).padStart(3, "0")}.mp4`;
 }
+
+// A re-cut clip has a new key (`clips/000.r3.mp4`), so no cached copy of the old one is replayed.
+const clipUrl = (shift) => artifactUrl(state.job.job_id, clipName(shift));
 
 async function loadResults(jobId) {
   try {
-    state.results = await api(`/jobs/${encodeURIComponent(jobId)}/results`);
+    showResults(jobId, await api(jobPath(jobId, "/results")));
   } catch (err) {
     if (err.status !== 404) report(err);
     return;
   }
   const res = state.results;
+  if (res.shifts.length) selectShift(res.shifts[0].index, false);
+}
+
+function showResults(jobId, res) {
+  state.results = res;
   renderShifts(res.shifts, res.video?.duration_s, state.job.status);
-  $("#results-section").hidden = !res.shifts.length;
+  const name = state.job.name;
+  $("#results-section").hidden = !res.shifts.length && !res.debug?.overlay_key;
   $("#results-json").href = artifactUrl(jobId, "results.json");
-  $("#results-json").setAttribute("download", `${state.job.name}-results.json`);
-  const reelName = res.reel?.key?.split(`jobs/${jobId}/`)[1];
+  $("#results-json").setAttribute("download", `${name}-results.json`);
+  $("#zip-download").hidden = !res.shifts.some((s) => s.clip && s.decision !== "rejected");
+  $("#zip-download").href = withKey(jobPath(jobId, "/clips.zip"));
+  const reelName = artifactName(jobId, res.reel?.key);
   $("#reel-figure").hidden = !reelName;
   if (reelName) {
-    $("#reel-player").src = artifactUrl(jobId, reelName);
-    $("#reel-download").href = artifactUrl(jobId, reelName);
-    $("#reel-download").setAttribute("download", `${state.job.name}-reel.mp4`);
+    const url = artifactUrl(jobId, reelName);
+    if ($("#reel-player").getAttribute("src") !== url) $("#reel-player").src = url;
+    $("#reel-download").href = url;
+    $("#reel-download").setAttribute("download", `${name}-reel.mp4`);
   }
-  if (res.shifts.length) selectShift(res.shifts[0].index, false);
+  // Debug artefacts: the overlay video when `debug_overlay` was on, the decision timeline always.
+  const overlay = artifactName(jobId, res.debug?.overlay_key);
+  $("#debug-figure").hidden = !overlay;
+  if (overlay && $("#debug-player").getAttribute("src") !== artifactUrl(jobId, overlay)) {
+    $("#debug-player").src = artifactUrl(jobId, overlay);
+  }
+  const timeline = artifactName(jobId, res.debug?.timeline_key);
+  $("#debug-timeline").hidden = !timeline;
+  if (timeline) {
+    $("#debug-timeline").href = artifactUrl(jobId, timeline);
+    $("#debug-timeline").setAttribute("download", `${name}-debug-timeline.json`);
+  }
 }
 
 function selectShift(index, play) {
   const shift = state.results?.shifts.find((s) => s.index === index);
   const name = shift && clipName(shift);
   if (!name) return;
+  state.selected = index;
   for (const node of document.querySelectorAll("[data-index]")) {
     node.classList.toggle("selected", Number(node.dataset.index) === index);
   }
   const player = $("#clip-player");
-  player.src = artifactUrl(state.job.job_id, name);
+  player.src = clipUrl(shift);
   $("#clip-caption").textContent =
-    `Shift ${index + 1}: ${fmtTime(shift.start_s)} – ${fmtTime(shift.end_s)} (${fmtTime(shift.duration_s)})`;
+    `Shift ${index + 1}: ${fmtTime(shift.start_s)} – ${fmtTime(shift.end_s)} (${fmtTime(shift.duration_s)})` +
+    (shift.decision ? ` · ${shift.decision}` : "");
   if (play) player.play().catch(() => {});
 }
 
@@ -435,6 +529,7 @@ function resetSetupForm() {
   updateChoiceDocs();
   clearErrors();
   renderSeeds();
+  polygons.load({});
 }
 
 function fillSetupForm(setup) {
@@ -451,6 +546,7 @@ function fillSetupForm(setup) {
   syncSwatch("jersey_color");
   syncSwatch("opponent_color");
   state.seeds = (setup.seed_clicks || []).map((s) => ({ ...s }));
+  polygons.load(setup);
   updateTuningPlaceholders();
   updateChoiceDocs();
   renderSeeds();
@@ -463,6 +559,7 @@ function collectSetup() {
     camera_mode: $("#camera_mode").value,
     mode: $("#mode").value,
     seed_clicks: state.seeds,
+    ...polygons.toSetup(),
   };
   const opponent = $("#opponent_color").value.trim();
   if (opponent) setup.opponent_color = opponent;
@@ -486,20 +583,39 @@ function clearErrors() {
   for (const node of document.querySelectorAll("#setup-form [aria-invalid]")) node.removeAttribute("aria-invalid");
 }
 
+/** The API's polygon errors in words: which outline, and what a valid one needs. */
+function explainPolygonError(field, message) {
+  const id = polygons.idForField(field);
+  if (!id) return message;
+  polygons.invalid.add(id);
+  renderPolygonPanels(polygons, useTool);
+  drawFrame();
+  const need = /length >= 3/.test(message)
+    ? "needs at least 3 points"
+    : /length <= 64/.test(message)
+      ? "may have at most 64 points"
+      : /length <= 4/.test(message)
+        ? "at most 4 benches"
+        : "is not valid";
+  return `${polygonLabel(id)} ${need} (${message}).`;
+}
+
 function showFieldError(field, message) {
+  message = message.replace(/ - at `\$[^`]*`$/, "");
+  if (/^\$\.(rink_polygon|bench_polygons)/.test(field || "")) message = explainPolygonError(field, message);
   // "$.tuning.lost_timeout_s" -> the field box "tuning.lost_timeout_s"; "$.seed_clicks[0].x" -> "seed_clicks".
-  const parts = (field || "$").replace(/^\$\.?/, "").replace(/\[\d+\]/g, "").split(".").filter(Boolean);
+  const parts = (field || "$").replace(/^\$\.?/, "").replace(/\[\d+\].*$/, "").split(".").filter(Boolean);
   while (parts.length) {
     const box = document.querySelector(`#setup-form [data-field="${parts.join(".")}"]`);
     if (box) {
       const details = box.closest("details");
       if (details) details.open = true;
-      box.querySelector(".err").textContent = message.replace(/ - at `\$[^`]*`$/, "");
+      box.querySelector(".err").textContent = message;
       const input = box.querySelector("input, select");
       if (input) {
         input.setAttribute("aria-invalid", "true");
         input.focus();
-      }
+      } else box.scrollIntoView({ behavior: "smooth", block: "nearest" });
       return;
     }
     parts.pop();
@@ -515,14 +631,15 @@ function setupRunForm() {
     const button = $("#run-btn");
     button.disabled = true;
     try {
-      const saved = await api(`/jobs/${encodeURIComponent(jobId)}/setup`, { method: "PUT", body: collectSetup() });
+      const saved = await api(jobPath(jobId, "/setup"), { method: "PUT", body: collectSetup() });
       fillSetupForm(saved);
       const retry = FINISHED.has(state.job.status);
-      const record = await api(`/jobs/${encodeURIComponent(jobId)}/${retry ? "retry" : "run"}`, { method: "POST" });
+      const record = await api(jobPath(jobId, `/${retry ? "retry" : "run"}`), { method: "POST" });
       state.results = null;
       $("#results-section").hidden = true;
       $("#clip-player").removeAttribute("src");
       render(record);
+      if (state.events) state.events.close();
       listen(jobId);
       refreshJobs();
       $("#progress-section").scrollIntoView({ behavior: "smooth", block: "nearest" });
@@ -554,20 +671,29 @@ function syncSwatch(name) {
   if (/^#[0-9a-f]{6}$/i.test(value)) document.getElementById(`${name}-swatch`).value = value.toLowerCase();
 }
 
-// ---------- preview, eyedropper and player marks ----------
+// ---------- preview, eyedropper, player marks and outlines ----------
 const video = () => $("#preview");
 const canvas = () => $("#frame");
+const tool = () => document.querySelector('input[name="tool"]:checked').value;
 
-function loadPreview(file) {
+/** Play the exporter's browser-friendly proxy when it is ready (any upload format plays), else the
+ * local file this browser uploaded, else ask for that file again. */
+function loadPreview(jobId, record, keepTime = 0) {
   const v = video();
-  if (v.src) URL.revokeObjectURL(v.src);
+  const file = state.files.get(jobId);
+  const source = record?.proxy_ready ? "proxy" : file ? "file" : null;
+  if (v.src.startsWith("blob:")) URL.revokeObjectURL(v.src);
   v.removeAttribute("src");
   v.load();
-  $("#stage").hidden = !file;
-  $("#player-controls").hidden = !file;
-  $("#setup-form .tools").hidden = !file;
-  $("#no-preview").hidden = !!file;
-  if (file) v.src = URL.createObjectURL(file);
+  state.preview = source;
+  $("#stage").hidden = !source;
+  $("#player-controls").hidden = !source;
+  $("#setup-form .tools").hidden = !source;
+  $("#frame-help").hidden = !source;
+  $("#no-preview").hidden = !!source;
+  if (!source) return;
+  if (keepTime) v.addEventListener("loadedmetadata", () => (v.currentTime = keepTime), { once: true });
+  v.src = source === "proxy" ? artifactUrl(jobId, "proxy.mp4") : URL.createObjectURL(file);
 }
 
 function drawFrame() {
@@ -577,6 +703,7 @@ function drawFrame() {
   if (c.width !== v.videoWidth) [c.width, c.height] = [v.videoWidth, v.videoHeight];
   const ctx = c.getContext("2d", { willReadFrequently: true });
   ctx.drawImage(v, 0, 0, c.width, c.height);
+  polygons.draw(ctx, c.width, c.height);
   const r = Math.max(6, c.width / 80);
   if (document.activeElement === c) {
     // Keyboard crosshair: arrows move it, Enter or Space uses the selected tool there.
@@ -597,10 +724,28 @@ function drawFrame() {
   }
 }
 
+/** Select a tool; the outline tools also pick the polygon they draw ("rink" or "bench-<i>"). */
+function useTool(id) {
+  const kind = id === "rink" ? "rink" : id.startsWith("bench") ? "bench" : id;
+  document.querySelector(`input[name="tool"][value="${kind}"]`).checked = true;
+  if (POLYGON_TOOLS.has(kind)) {
+    if (kind === "bench" && !id.startsWith("bench-")) {
+      if (!polygons.benches.length) polygons.addBench();
+      else if (polygons.active === "rink") polygons.setActive(`bench-${polygons.benches.length - 1}`);
+    } else polygons.setActive(id);
+  }
+  drawFrame();
+}
+
 function pickAt(nx, ny) {
   const c = canvas();
-  const tool = document.querySelector('input[name="tool"]:checked').value;
-  if (tool === "seed") {
+  const current = tool();
+  if (POLYGON_TOOLS.has(current)) {
+    const problem = polygons.add(nx, ny);
+    if (problem) $(`#${current === "rink" ? "rink_polygon" : "bench_polygons"}-err`).textContent = problem;
+    return;
+  }
+  if (current === "seed") {
     const t = Math.round(video().currentTime * 100) / 100;
     state.seeds.push({ t, x: round4(nx), y: round4(ny) });
     renderSeeds();
@@ -618,12 +763,10 @@ function pickAt(nx, ny) {
   const sum = [0, 0, 0];
   for (let i = 0; i < data.length; i += 4) for (let k = 0; k < 3; k++) sum[k] += data[i + k];
   const hex = `#${sum.map((v) => Math.round(v / (size * size)).toString(16).padStart(2, "0")).join("")}`;
-  document.getElementById(tool).value = hex;
-  syncSwatch(tool);
-  document.getElementById(tool).dispatchEvent(new Event("change", { bubbles: true }));
+  document.getElementById(current).value = hex;
+  syncSwatch(current);
+  document.getElementById(current).dispatchEvent(new Event("change", { bubbles: true }));
 }
-
-const round4 = (v) => Math.round(Math.min(1, Math.max(0, v)) * 10000) / 10000;
 
 function renderSeeds() {
   $("#seed-list").replaceChildren(
@@ -635,6 +778,29 @@ function renderSeeds() {
     ),
   );
   if (!state.seeds.length) $("#seed-list").append(el("li", { class: "muted" }, "none"));
+}
+
+/** Keys on the focused frame. Returns false for keys it leaves alone (Tab must still leave the frame). */
+function frameKey(e) {
+  const step = e.shiftKey ? 0.05 : 0.01;
+  const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
+  const outlining = POLYGON_TOOLS.has(tool());
+  if (moves[e.key]) {
+    state.cursor.x = Math.min(1, Math.max(0, state.cursor.x + moves[e.key][0]));
+    state.cursor.y = Math.min(1, Math.max(0, state.cursor.y + moves[e.key][1]));
+    if (outlining && polygons.selected) polygons.move(polygons.selected, state.cursor.x, state.cursor.y);
+  } else if (e.key === "Enter" || e.key === " ") {
+    if (outlining && polygons.selected) polygons.select(null); // Enter on a selected point drops it there
+    else pickAt(state.cursor.x, state.cursor.y);
+  } else if (outlining && (e.key === "v" || e.key === "V")) {
+    const point = polygons.cycle(e.shiftKey ? -1 : 1);
+    if (point) state.cursor = { x: point[0], y: point[1] };
+  } else if (outlining && (e.key === "Delete" || e.key === "Backspace")) {
+    polygons.removePoint();
+  } else if (outlining && e.key === "Escape" && polygons.selected) {
+    polygons.select(null);
+  } else return false;
+  return true;
 }
 
 function setupPlayer() {
@@ -666,31 +832,64 @@ function setupPlayer() {
   $("#fwd-btn").addEventListener("click", () => step(1 / 30));
   seek.addEventListener("input", () => { v.pause(); v.currentTime = Number(seek.value); });
   c.addEventListener("keydown", (e) => {
-    const step = e.shiftKey ? 0.05 : 0.01;
-    const moves = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
-    if (moves[e.key]) {
-      state.cursor.x = Math.min(1, Math.max(0, state.cursor.x + moves[e.key][0]));
-      state.cursor.y = Math.min(1, Math.max(0, state.cursor.y + moves[e.key][1]));
-    } else if (e.key === "Enter" || e.key === " ") {
-      pickAt(state.cursor.x, state.cursor.y);
-    } else return;
+    if (!frameKey(e)) return;
     e.preventDefault();
     drawFrame();
   });
   c.addEventListener("focus", drawFrame);
   c.addEventListener("blur", drawFrame);
-  c.addEventListener("click", (e) => {
-    const rect = c.getBoundingClientRect();
-    state.cursor = { x: (e.clientX - rect.left) / rect.width, y: (e.clientY - rect.top) / rect.height };
-    pickAt(state.cursor.x, state.cursor.y);
+  setupPointer(c);
+  for (const radio of document.querySelectorAll('input[name="tool"]')) {
+    radio.addEventListener("change", () => radio.checked && useTool(radio.value));
+  }
+  $("#add-bench").addEventListener("click", () => {
+    polygons.addBench();
+    useTool(polygons.active);
+    c.focus();
   });
   $("#preview-file").addEventListener("change", () => {
     const file = $("#preview-file").files[0];
     if (file && state.job) {
       state.files.set(state.job.job_id, file);
-      loadPreview(file);
+      loadPreview(state.job.job_id, { ...state.job, proxy_ready: false });
     }
   });
+}
+
+/** Mouse, pen and touch on the frame: a press on an outline's point drags it; a tap uses the tool. */
+function setupPointer(c) {
+  let drag = null; // { sel, moved, x0, y0 } while a point is held
+  const norm = (e) => {
+    const rect = c.getBoundingClientRect();
+    return [(e.clientX - rect.left) / rect.width, (e.clientY - rect.top) / rect.height, rect];
+  };
+  c.addEventListener("pointerdown", (e) => {
+    const [x, y, rect] = norm(e);
+    const radius = e.pointerType === "touch" ? 18 : 10; // CSS pixels
+    const sel = POLYGON_TOOLS.has(tool()) ? polygons.hit(x, y, radius / rect.width, radius / rect.height) : null;
+    drag = { sel, moved: false, x0: e.clientX, y0: e.clientY };
+    if (sel) {
+      polygons.select(sel);
+      c.setPointerCapture(e.pointerId);
+    }
+  });
+  c.addEventListener("pointermove", (e) => {
+    if (!drag?.sel) return;
+    if (Math.hypot(e.clientX - drag.x0, e.clientY - drag.y0) > 3) drag.moved = true;
+    if (!drag.moved) return;
+    const [x, y] = norm(e);
+    polygons.move(drag.sel, Math.min(1, Math.max(0, x)), Math.min(1, Math.max(0, y)));
+    state.cursor = { x: Math.min(1, Math.max(0, x)), y: Math.min(1, Math.max(0, y)) };
+  });
+  c.addEventListener("pointerup", (e) => {
+    const held = drag;
+    drag = null;
+    if (!held) return;
+    const [x, y] = norm(e);
+    state.cursor = { x: Math.min(1, Math.max(0, x)), y: Math.min(1, Math.max(0, y)) };
+    if (!held.sel) pickAt(state.cursor.x, state.cursor.y); // a tap on a point only selects it
+  });
+  c.addEventListener("pointercancel", () => (drag = null));
 }
 
 // ---------- start ----------
