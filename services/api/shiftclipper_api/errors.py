@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+import nats.errors
+import nats.js.errors
 import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
@@ -79,7 +81,21 @@ def http_handler(_: Request, exc: HTTPException) -> Response[ErrorBody]:
     return _body(status, code, str(exc.detail))
 
 
+UNAVAILABLE_RETRY_AFTER_S = 5
+"""What a 503 asks clients to wait: about one JetStream leader election."""
+
+
+def _is_unavailable(exc: Exception) -> bool:
+    """NATS could not answer in time (no connection, or a stream/bucket without a leader during a failover)."""
+    return isinstance(exc, (nats.errors.TimeoutError, nats.errors.NoServersError, nats.errors.ConnectionClosedError,
+                            nats.js.errors.ServiceUnavailableError, TimeoutError))  # fmt: skip
+
+
 def internal_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
+    if _is_unavailable(exc):
+        log.warning("backend unavailable", path=request.url.path, error=repr(exc))
+        message = "the message broker is not answering (failover or restart); retry shortly"
+        return _body(503, "unavailable", message, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)})
     log.exception("unhandled error", path=request.url.path)
     return _body(500, "internal", "internal error")
 
@@ -94,6 +110,7 @@ ERROR_STATUSES = {
     415: "Unsupported media type",
     422: "The video cannot be read",
     429: "Rate limited (see Retry-After)",
+    503: "The message broker is not answering (see Retry-After)",
 }
 
 
