@@ -78,8 +78,7 @@ async def list_jobs(
 
 @get(["/jobs/{job_id:str}", "/jobs/{job_id:str}/status"])
 async def get_status(request: Request, principal: Principal, job_id: str) -> StatusRecord:
-    job, _ = await jobs(request).visible(principal, job_id)
-    return jobs(request).status_of(job)
+    return await jobs(request).status_for(principal, job_id)
 
 
 @put("/jobs/{job_id:str}/setup")

@@ -61,6 +61,17 @@ class JobService:
             raise not_found()
         return found
 
+    async def status_for(self, principal: Principal, job_id: str) -> StatusRecord:
+        """The hot path of every poller: answered from the KV watcher's cache (the record names its owner), with
+        no broker round trip; the job definition is read only while the projector has not recorded the job."""
+        record = self.d.status.get(job_id) if names.JOB_ID_RE.match(job_id) else None
+        if record is not None and record.owner:
+            if not principal.can_see(record.owner):
+                raise not_found()
+            return record
+        job, _ = await self.visible(principal, job_id)
+        return self.status_of(job)
+
     def status_of(self, job: JobRecord) -> StatusRecord:
         record = self.d.status.get(job.job_id)
         if record is None:  # projector not caught up yet: a truthful minimal record
