@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import TFLITE_MODEL
-from tests.support.services import gateway, service_env, start_service
+from tests.support.services import gateway, gateway_with_exporter, service_env, start_service
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -48,13 +48,8 @@ def ui_stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 @pytest.fixture(scope="module")
 def fake_stack(infra: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Gateway + exporter, no tracker: the test publishes the tracker's events (tests/support/fake_tracker)."""
-    logs = tmp_path_factory.mktemp("ui-fake-logs")
-    exporter = start_service("exporter", service_env(infra.config), logs)
-    try:
-        with gateway(infra.config, logs) as url:
-            yield url
-    finally:
-        exporter.stop()
+    with gateway_with_exporter(infra.config, tmp_path_factory.mktemp("ui-fake-logs")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

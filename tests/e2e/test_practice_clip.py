@@ -34,7 +34,9 @@ def test_practice_clip_number_19(full_stack, tmp_path):
         client.put(
             f"/jobs/{job_id}/video?filename=practice.mp4", content=handle.read(), headers={"Content-Type": "video/mp4"}
         ).raise_for_status()
-    client.put(f"/jobs/{job_id}/setup", json={"jersey_number": "19", "jersey_color": "red", "debug_overlay": True}).raise_for_status()
+    client.put(
+        f"/jobs/{job_id}/setup", json={"jersey_number": "19", "jersey_color": "red", "debug_overlay": True}
+    ).raise_for_status()
     client.post(f"/jobs/{job_id}/run").raise_for_status()
 
     seen = []

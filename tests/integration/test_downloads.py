@@ -13,7 +13,7 @@ from shiftclipper_common.bus import connect, publish_event
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
 from tests.support.fake_tracker import export_spec, publish_done, publish_segments
-from tests.support.services import gateway, service_env, start_service, wait_status
+from tests.support.services import gateway_with_exporter, wait_status
 from tests.support.videos import make_video
 
 ALICE = {"X-API-Key": "alice-key-123"}
@@ -23,13 +23,8 @@ ADMIN = {"X-API-Key": "admin-key-789"}
 
 @pytest.fixture(scope="module")
 def stack(infra, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("dl-logs")
-    exporter = start_service("exporter", service_env(infra.config), logs)
-    try:
-        with gateway(infra.config, logs) as url:
-            yield url
-    finally:
-        exporter.stop()
+    with gateway_with_exporter(infra.config, tmp_path_factory.mktemp("dl-logs")) as url:
+        yield url
 
 
 async def _done_job(infra, client: httpx.Client, video) -> str:

@@ -18,7 +18,7 @@ from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from tests.support.fake_tracker import export_spec, publish_done, publish_segments
-from tests.support.services import gateway, service_env, start_service, wait_status
+from tests.support.services import gateway_with_exporter, wait_status
 from tests.support.videos import make_video
 
 ALICE = {"X-API-Key": "alice-key-123"}
@@ -26,12 +26,10 @@ ALICE = {"X-API-Key": "alice-key-123"}
 
 @pytest.fixture(scope="module")
 def stack(infra, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
     metrics_port = free_port()
-    exporter = start_service("exporter", service_env(infra.config, SHIFTCLIPPER_METRICS_PORT=str(metrics_port)), logs)
-    with gateway(infra.config, logs) as url:
+    logs = tmp_path_factory.mktemp("logs")
+    with gateway_with_exporter(infra.config, logs, SHIFTCLIPPER_METRICS_PORT=str(metrics_port)) as url:
         yield url, metrics_port
-    exporter.stop()
 
 
 async def test_segments_become_clips_reel_and_results(infra, stack, tmp_path):

@@ -14,7 +14,7 @@ from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from tests.support.fake_tracker import export_spec, publish_done, publish_segments
-from tests.support.services import gateway, service_env, start_service, wait_status
+from tests.support.services import gateway_with_exporter, wait_status
 from tests.support.videos import make_video
 
 ALICE = {"X-API-Key": "alice-key-123"}
@@ -23,11 +23,8 @@ BOB = {"X-API-Key": "bob-key-456"}
 
 @pytest.fixture(scope="module")
 def stack(infra, tmp_path_factory):
-    logs = tmp_path_factory.mktemp("logs")
-    exporter = start_service("exporter", service_env(infra.config), logs)
-    with gateway(infra.config, logs) as url:
+    with gateway_with_exporter(infra.config, tmp_path_factory.mktemp("logs")) as url:
         yield url
-    exporter.stop()
 
 
 @pytest.fixture(scope="module")

@@ -46,6 +46,17 @@ def gateway(config: ServiceConfig, logs: Path, **extra: str) -> Iterator[str]:
         proc.stop()
 
 
+@contextmanager
+def gateway_with_exporter(config: ServiceConfig, logs: Path, **exporter_env: str) -> Iterator[str]:
+    """Gateway + exporter, no tracker: the test publishes the tracker's events (tests/support/fake_tracker)."""
+    exporter = start_service("exporter", service_env(config, **exporter_env), logs)
+    try:
+        with gateway(config, logs) as url:
+            yield url
+    finally:
+        exporter.stop()
+
+
 def wait_ready(url: str, proc: ManagedProcess, timeout: float = 60.0) -> None:
     try:
         wait_http_ready(f"{url}/health/ready", lambda: proc.alive, timeout)
