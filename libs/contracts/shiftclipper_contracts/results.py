@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
+from . import names
 from .status import VideoInfo
 
 
@@ -77,6 +78,35 @@ def clip_window(
     start = max(0.0, start_s - pre_roll_s)
     end = min(duration_s, end_s + post_roll_s)
     return round(start, 3), round(max(end, start), 3)
+
+
+def shift_result(
+    job_id: str,
+    index: int,
+    bounds: tuple[float, float],
+    confidence: float,
+    window: tuple[float, float],
+    *,
+    revision: int = 0,
+    decision: str | None = None,
+    url: str | None = None,
+    period: int | None = None,
+) -> ShiftResult:
+    """One shift as results.json shows it: rounded times, the clip `window` and the revisioned clip and
+    thumbnail keys. The exporter (writing results.json) and the gateway (answering a review) both use it."""
+    start, end = bounds
+    return ShiftResult(
+        index=index,
+        start_s=round(start, 3),
+        end_s=round(end, 3),
+        duration_s=round(end - start, 3),
+        confidence=round(confidence, 3),
+        period=period,
+        clip=ClipInfo(key=names.clip_key(job_id, index, revision), url=url, start_s=window[0], end_s=window[1]),
+        thumb=names.thumb_key(job_id, index, revision),
+        decision=decision,
+        revision=revision,
+    )
 
 
 class Results(msgspec.Struct, kw_only=True):

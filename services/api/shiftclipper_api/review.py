@@ -17,7 +17,7 @@ from shiftclipper_common.storage import ObjectNotFound
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from shiftclipper_contracts.jobs import ShiftEdit, shift_times_problem
-from shiftclipper_contracts.results import ClipInfo, Results, ShiftResult, clip_window
+from shiftclipper_contracts.results import Results, ShiftResult, clip_window, shift_result
 from shiftclipper_contracts.status import JobState, ShiftSummary, StatusRecord
 
 from .auth import Principal
@@ -102,15 +102,7 @@ async def _as_result(jobs: JobService, job_id: str, shift: ShiftSummary) -> Shif
     clip_start, clip_end = clip_window(shift.start_s, shift.end_s, pre, post, results.video.duration_s)
     key = names.clip_key(job_id, shift.index, shift.revision)
     url = await jobs.d.store.presign_get(key, jobs.d.config.artifact_url_ttl_s) if shift.clip_ready else None
-    return ShiftResult(
-        index=shift.index,
-        start_s=round(shift.start_s, 3),
-        end_s=round(shift.end_s, 3),
-        duration_s=round(shift.end_s - shift.start_s, 3),
-        confidence=round(shift.confidence, 3),
-        period=base.period if base else None,
-        clip=ClipInfo(key=key, url=url, start_s=clip_start, end_s=clip_end),
-        thumb=names.thumb_key(job_id, shift.index, shift.revision),
-        decision=shift.decision,
-        revision=shift.revision,
-    )
+    return shift_result(
+        job_id, shift.index, (shift.start_s, shift.end_s), shift.confidence, (clip_start, clip_end),
+        revision=shift.revision, decision=shift.decision, url=url, period=base.period if base else None,
+    )  # fmt: skip

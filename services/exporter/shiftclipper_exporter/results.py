@@ -5,15 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shiftclipper_contracts import events as ev
-from shiftclipper_contracts import names
-from shiftclipper_contracts.results import (
-    ClipInfo,
-    DebugInfo,
-    ExportInfo,
-    ReelInfo,
-    Results,
-    ShiftResult,
-)
+from shiftclipper_contracts.results import DebugInfo, ExportInfo, ReelInfo, Results, ShiftResult, shift_result
 from shiftclipper_contracts.results import clip_window as _window
 from shiftclipper_contracts.status import ShiftSummary
 
@@ -45,18 +37,10 @@ def reel_parts(done: ev.TrackingDone, review: Mapping[int, ShiftSummary]) -> lis
 
 def _shift(done: ev.TrackingDone, segment: ev.Segment, review: ShiftSummary | None) -> ShiftResult:
     segment, revision = reviewed_segment(segment, review)
-    start, end = clip_window(segment, done.export)
-    return ShiftResult(
-        index=segment.index,
-        start_s=round(segment.start_s, 3),
-        end_s=round(segment.end_s, 3),
-        duration_s=round(segment.end_s - segment.start_s, 3),
-        confidence=round(segment.confidence, 3),
-        clip=ClipInfo(key=names.clip_key(done.job_id, segment.index, revision), start_s=start, end_s=end),
-        thumb=names.thumb_key(done.job_id, segment.index, revision),
-        decision=review.decision if review else None,
-        revision=revision,
-    )
+    return shift_result(
+        done.job_id, segment.index, (segment.start_s, segment.end_s), segment.confidence,
+        clip_window(segment, done.export), revision=revision, decision=review.decision if review else None,
+    )  # fmt: skip
 
 
 def build_results(
