@@ -1,12 +1,14 @@
 """Jersey-number OCR accuracy on the labelled NHL crops (SPEC §5 "Tracking accuracy").
 
-    .venv/bin/python bench/ocr_accuracy.py [--crops DIR] [--no-baseline] [--threads N]
+    .venv/bin/python bench/ocr_accuracy.py [--crops DIR] [--engines digits,rapidocr,ensemble]
+                                           [--no-baseline] [--threads N] [--errors]
 
-Prints, for the JerseyReader and for the naive baseline (rapidocr det+cls+rec on the whole crop,
-digits kept) in the same run: exact accuracy on all crops and on legible ones (review column "ok" or
-"corrected"), wrong reads claimed at confidence >= 0.9, abstentions, ms per crop, and a reliability
-table of the reader's confidence. An abstention (None) counts as not exact. Exits 0 when the crops are
-absent (../shared is not part of the repository).
+Prints, for the JerseyReader with each engine (ours: "digits", the synthetic-trained CNN; "rapidocr":
+PP-OCR recognition on torso bands; "ensemble": both averaged) and for the naive baseline (rapidocr
+det+cls+rec on the whole crop, digits kept) in the same run: exact accuracy on all crops and on
+legible ones (review column "ok" or "corrected"), wrong reads claimed at confidence >= 0.9,
+abstentions, ms per crop, and a reliability table of each reader's confidence. An abstention (None)
+counts as not exact. Exits 0 when the crops are absent (../shared is not part of the repository).
 """
 
 from __future__ import annotations
@@ -71,10 +73,10 @@ def summarise(res: Result, crops: list[Crop]) -> dict[str, float]:
     }
 
 
-def run_reader(crops: list[Crop], threads: int | None, batch: int) -> Result:
+def run_reader(crops: list[Crop], threads: int | None, batch: int, engine: str) -> Result:
     from shiftclipper_tracker.ocr import JerseyReader
 
-    reader = JerseyReader(threads=threads)
+    reader = JerseyReader(engine, threads=threads)
     reader.read_batch([crops[0].img])  # warm-up (ORT allocations)
     t0 = time.perf_counter()
     reads = []
@@ -82,7 +84,7 @@ def run_reader(crops: list[Crop], threads: int | None, batch: int) -> Result:
         reads += reader.read_batch([c.img for c in crops[i : i + batch]])
     ms = (time.perf_counter() - t0) * 1000 / len(crops)
     return Result(
-        f"JerseyReader (batch {batch})",
+        f"JerseyReader {engine} (batch {batch})",
         [r.number if r else None for r in reads],
         [r.confidence if r else 0.0 for r in reads],
         ms,
@@ -145,6 +147,7 @@ def reliability(res: Result, crops: list[Crop]) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
+    ap.add_argument("--engines", default="digits,rapidocr,ensemble", help="JerseyReader engines, comma-separated")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (spec: 2 cores)")
     ap.add_argument("--batch", type=int, default=8, help="crops per read_batch call")
@@ -155,7 +158,8 @@ def main() -> int:
         return 0
     crops = load_crops(args.crops)
     print(f"{len(crops)} crops, {sum(c.legible for c in crops)} legible, {args.threads} ORT threads")
-    results = [run_reader(crops, args.threads, args.batch)]
+    engines = [e for e in args.engines.split(",") if e]
+    results = [run_reader(crops, args.threads, args.batch, e) for e in engines]
     if not args.no_baseline:
         results.append(run_baseline(crops, args.threads))
     summaries = [summarise(r, crops) for r in results]
@@ -164,15 +168,17 @@ def main() -> int:
     for r, s in zip(results, summaries, strict=True):
         cells = "".join(f"{s[k]:>20d}" if isinstance(s[k], int) else f"{s[k]:>20.3f}" for k in keys)
         print(f"{r.name:40s}{cells}")
-    if len(summaries) > 1 and summaries[1]["acc_legible"] > 0:
-        ratio = summaries[0]["acc_legible"] / summaries[1]["acc_legible"]
-        print(f"\nreader / baseline, exact on legible: {ratio:.1f}x")
-    reliability(results[0], crops)
+    if not args.no_baseline and summaries[-1]["acc_legible"] > 0:
+        for r, s in zip(results[:-1], summaries[:-1], strict=True):
+            print(f"{r.name} / baseline, exact on legible: {s['acc_legible'] / summaries[-1]['acc_legible']:.1f}x")
+    for r in results[: len(engines)]:
+        reliability(r, crops)
     if args.errors:
-        print("\nwrong or missing reads (file, label, read, confidence):")
-        for c, n, conf in zip(crops, results[0].numbers, results[0].confidences, strict=True):
-            if n != c.label:
-                print(f"  {c.file:24s} {c.label:>3s} {n!s:>5s} {conf:.2f}")
+        for r in results[: len(engines)]:
+            print(f"\nwrong or missing reads of {r.name} (file, label, read, confidence):")
+            for c, n, conf in zip(crops, r.numbers, r.confidences, strict=True):
+                if n != c.label:
+                    print(f"  {c.file:24s} {c.label:>3s} {n!s:>5s} {conf:.2f}")
     return 0
 
 

@@ -1,4 +1,4 @@
-"""JerseyReader: synthetic renders always; the labelled NHL crops when ../shared is present."""
+"""JerseyReader (all engines): synthetic renders always; the labelled NHL crops when ../shared is present."""
 
 from __future__ import annotations
 
@@ -13,16 +13,17 @@ pytest.importorskip("onnxruntime")
 pytest.importorskip("rapidocr")
 
 from shiftclipper_tracker.core.observations import NumberRead
-from shiftclipper_tracker.ocr import CANDIDATES, JerseyReader, candidate_log_likelihoods, ocr_files
+from shiftclipper_tracker.ocr import CANDIDATES, ENGINES, JerseyReader, candidate_log_likelihoods, ocr_files
 
 CROPS = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "jersey_crops_nhl_ocr"
-# Measured 0.400 exact on all 280 crops with the default views (docs/ocr.md); the floor sits a little below.
-ACC_FLOOR_ALL = 0.36
+# Exact on all 280 crops, measured per engine (docs/ocr.md: digits 0.075, rapidocr 0.400, ensemble 0.346);
+# each floor sits a little below.
+ACC_FLOOR_ALL = {"digits": 0.06, "rapidocr": 0.36, "ensemble": 0.31}
 
 
-@pytest.fixture(scope="module")
-def reader() -> JerseyReader:
-    return JerseyReader()
+@pytest.fixture(scope="module", params=["digits", "rapidocr"])
+def reader(request: pytest.FixtureRequest) -> JerseyReader:
+    return JerseyReader(request.param)
 
 
 def player_crop(text: str, jersey=(40, 30, 200), ink=(255, 255, 255)) -> np.ndarray:
@@ -76,6 +77,8 @@ def test_engine_choice() -> None:
         JerseyReader(engine="paddleocr")
     with pytest.raises(ValueError):
         JerseyReader(engine="tesseract")
+    assert JerseyReader().engine == "rapidocr"  # the digit CNN is not accurate enough yet (docs/ocr.md)
+    assert set(ENGINES) == {"digits", "rapidocr", "ensemble"}
 
 
 def test_ocr_files(tmp_path: Path, reader: JerseyReader) -> None:
@@ -87,7 +90,10 @@ def test_ocr_files(tmp_path: Path, reader: JerseyReader) -> None:
 
 
 @pytest.mark.skipif(not (CROPS / "labels.csv").is_file(), reason="../shared jersey crops absent")
-def test_labelled_nhl_crops(reader: JerseyReader) -> None:
+@pytest.mark.parametrize("engine", ["digits", "rapidocr", "ensemble"])
+def test_labelled_nhl_crops(engine: str) -> None:
+    """Accuracy floor per engine, and the calibration rule: no wrong number claimed at confidence >= 0.9."""
+    reader = JerseyReader(engine)
     with (CROPS / "labels.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     imgs = [cv2.imread(str(CROPS / r["file"])) for r in rows]
@@ -98,5 +104,5 @@ def test_labelled_nhl_crops(reader: JerseyReader) -> None:
     wrong_confident = [
         row["file"] for r, row, good in zip(reads, rows, ok, strict=True) if r and not good and r.confidence >= 0.9
     ]
-    assert np.mean(ok) >= ACC_FLOOR_ALL
+    assert np.mean(ok) >= ACC_FLOOR_ALL[engine]
     assert wrong_confident == []

@@ -70,7 +70,8 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
     tracker loses; each checkpoint costs one KV write of a few KB."""
     ocr_engine: str = "rapidocr"
-    """Jersey-number OCR engine: `rapidocr` (offline ONNX, default) or `paddleocr`."""
+    """Jersey-number OCR engine: `rapidocr` (PP-OCR recognition, offline ONNX, default), `digits` (our small
+    CNN trained on synthetic renders; see docs/ocr.md), `ensemble` (both, posteriors averaged) or `paddleocr`."""
     artifact_url_ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 3600
     """Lifetime of signed artefact URLs."""
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0

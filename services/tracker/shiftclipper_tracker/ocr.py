@@ -1,6 +1,11 @@
 """Jersey-number reader: whole-player crop (BGR) in, `NumberRead` or None out.
 
-Approach (see docs/ocr.md): no text detection. A handful of fixed torso bands ("views": position,
+Engines (docs/ocr.md): "rapidocr" (default) is the PP-OCR recogniser described next; "digits" our own
+small CNN trained on synthetic renders (`shiftclipper_tracker.digits`; not yet accurate enough to be the
+default: see docs/ocr.md); "ensemble" both, their posteriors over the numbers averaged (a confident read
+then needs both engines to agree).
+
+PP-OCR approach: no text detection. A handful of fixed torso bands ("views": position,
 width, contrast variant) go through the PP-OCR recogniser shipped inside the rapidocr wheel, in one
 batched ONNX call. Its raw CTC posteriors are restricted to blank + the ten digits and scored exactly
 (CTC forward algorithm) against every valid jersey number, "0".."9" and "00".."99"; the per-view
@@ -15,14 +20,17 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 
 from shiftclipper_tracker.core.observations import NumberRead
+from shiftclipper_tracker.digits.infer import MODEL_PATH, DigitModel
+from shiftclipper_tracker.digits.labels import CANDIDATES, NONE_INDEX
 
-CANDIDATES: tuple[str, ...] = tuple(str(i) for i in range(10)) + tuple(f"{i:02d}" for i in range(100))
-"""Every number a jersey can carry: one digit, or two digits (leading zero allowed, e.g. "00", "07")."""
+ENGINES = ("digits", "rapidocr", "ensemble")
+"""Accepted `engine` values ("paddleocr" is recognised but not wired)."""
 
 REC_HEIGHT = 48
 """Input height of the PP-OCR recogniser."""
@@ -125,28 +133,21 @@ class JerseyReader:
         chunk: int = 6,
         pad_width: int = 320,
         early_accept: float | None = None,
+        digit_model: Path | str | None = None,
     ) -> None:
-        """`early_accept`: when set, every crop is first read with the first view alone, and only crops whose
-        one-view confidence stays below this get the remaining views (averaged with the first): nearly the
-        cost of one view on clear crops, the full ensemble on hard ones."""
+        """`early_accept` (PP-OCR views): when set, every crop is first read with the first view alone, and
+        only crops whose one-view confidence stays below this get the remaining views (averaged with the
+        first): nearly the cost of one view on clear crops, the full ensemble on hard ones.
+        `digit_model`: another ONNX file for the digit CNN (default: the one shipped in the package)."""
         if engine == "paddleocr":
             if importlib.util.find_spec("paddleocr") is None:
                 raise RuntimeError("engine='paddleocr' needs the paddleocr package, which is not installed")
-            raise NotImplementedError("engine='paddleocr' is not wired yet; use engine='rapidocr'")
-        if engine != "rapidocr":
-            raise ValueError(f"unknown OCR engine {engine!r}; expected 'rapidocr' or 'paddleocr'")
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        model = _bundled_rapidocr_model("PP-OCRv6_rec_small.onnx")
-        self._session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
-        keys = self._session.get_modelmeta().custom_metadata_map["character"].splitlines()
-        if [keys[i - 1] for i in _DIGIT_CLASSES] != list("0123456789"):
-            raise RuntimeError(f"{model.name}: unexpected key list, digit classes moved")
+            raise NotImplementedError("engine='paddleocr' is not wired yet; use engine='digits' or 'rapidocr'")
+        if engine not in ENGINES:
+            raise ValueError(f"unknown OCR engine {engine!r}; expected one of {ENGINES} (or 'paddleocr')")
+        self.engine = engine
+        self._digits = DigitModel(digit_model or MODEL_PATH, threads=threads) if engine != "rapidocr" else None
+        self._session: Any = self._load_ppocr(threads) if engine != "digits" else None
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
         self.views = tuple(views)
         self.chunk = chunk
@@ -157,6 +158,21 @@ class JerseyReader:
         self.min_contrast = min_contrast
         self.early_accept = early_accept
 
+    def _load_ppocr(self, threads: int | None) -> Any:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        model = _bundled_rapidocr_model("PP-OCRv6_rec_small.onnx")
+        session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
+        self._input = session.get_inputs()[0].name
+        keys = session.get_modelmeta().custom_metadata_map["character"].splitlines()
+        if [keys[i - 1] for i in _DIGIT_CLASSES] != list("0123456789"):
+            raise RuntimeError(f"{model.name}: unexpected key list, digit classes moved")
+        return session
+
     # -- public ---------------------------------------------------------------------------------
 
     def read(self, crop_bgr: np.ndarray) -> NumberRead | None:
@@ -165,15 +181,47 @@ class JerseyReader:
     def read_batch(
         self, crops: Sequence[np.ndarray], max_views: Sequence[int] | None = None
     ) -> list[NumberRead | None]:
-        """Batched recogniser calls for all views of all legible crops. `max_views[i]` caps the views of
-        crop i (the first views of `views` are the best ones); None: all views (and `early_accept`)."""
+        """Batched model calls for all legible crops. `max_views[i]` caps the PP-OCR views of crop i (the
+        first views of `views` are the best ones); None: all views (and `early_accept`)."""
         limits = [len(self.views)] * len(crops) if max_views is None else [max(1, m) for m in max_views]
         if len(limits) != len(crops):
             raise ValueError("max_views must have one entry per crop")
         readable = [i for i, crop in enumerate(crops) if self.legible(crop)]
-        first_pass = {i: limits[i] for i in readable}
-        if self.early_accept is not None:
-            first_pass = {i: 1 for i in readable}
+        posts = self.posteriors(crops, readable, limits)
+        out: list[NumberRead | None] = [None] * len(crops)
+        for i, post in posts.items():
+            best = int(post.argmax())
+            conf = float(post[best])
+            if best != NONE_INDEX and conf >= self.min_confidence:
+                out[i] = NumberRead(number=CANDIDATES[best], confidence=round(conf, 4))
+        return out
+
+    def posteriors(
+        self, crops: Sequence[np.ndarray], readable: Sequence[int], limits: Sequence[int]
+    ) -> dict[int, np.ndarray]:
+        """Per readable crop, the engine's 111-way posterior (CANDIDATES, then "no number")."""
+        digits = self._digit_posteriors(crops, readable)
+        ppocr = self._ppocr_posteriors(crops, readable, limits)
+        out: dict[int, np.ndarray] = {}
+        for i in readable:
+            parts = [p[i] for p in (digits, ppocr) if i in p]
+            if parts:
+                out[i] = np.mean(parts, axis=0)
+        return out
+
+    def _digit_posteriors(self, crops: Sequence[np.ndarray], readable: Sequence[int]) -> dict[int, np.ndarray]:
+        if self._digits is None or not readable:
+            return {}
+        post = self._digits.posteriors([crops[i] for i in readable])
+        return dict(zip(readable, post, strict=True))
+
+    def _ppocr_posteriors(
+        self, crops: Sequence[np.ndarray], readable: Sequence[int], limits: Sequence[int]
+    ) -> dict[int, np.ndarray]:
+        """PP-OCR views averaged, padded to 111 with P(no number) = 0 (it has no such class)."""
+        if self._session is None:
+            return {}
+        first_pass = {i: 1 if self.early_accept is not None else limits[i] for i in readable}
         sums, counts = self._run_views(crops, first_pass, 0)
         if self.early_accept is not None:
             rest = {
@@ -185,16 +233,7 @@ class JerseyReader:
             for i, extra in more_sums.items():
                 sums[i] = sums[i] + extra if i in sums else extra
                 counts[i] += more_counts[i]
-        out: list[NumberRead | None] = [None] * len(crops)
-        for i in readable:
-            if counts[i] == 0:
-                continue
-            mean = sums[i] / counts[i]
-            best = int(mean.argmax())
-            conf = float(mean[best])
-            if conf >= self.min_confidence:
-                out[i] = NumberRead(number=CANDIDATES[best], confidence=round(conf, 4))
-        return out
+        return {i: np.append(sums[i] / counts[i], 0.0) for i in readable if counts[i]}
 
     def _run_views(
         self, crops: Sequence[np.ndarray], upto: dict[int, int], start: int
