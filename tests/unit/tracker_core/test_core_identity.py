@@ -144,3 +144,23 @@ def test_a_settled_track_is_read_at_full_rate_again_after_a_crossing_or_a_contra
     v.observe(t + 0.3, [obs(1, read=("19", 0.9), x=0.5), obs(2, x=0.8)])
     assert not v.settled(v.state.tracks[1]), "a read contradicting the verdict keeps it unsettled"
     assert v.needs_read(1, t + 0.6)
+
+
+def test_an_inherited_identity_goes_at_steady_weak_reads_of_another_number() -> None:
+    v = voter()
+    v.observe(0.0, [obs(1, read=("19", 0.9), x=0.5)])
+    decision, _ = v.observe(0.1, [obs(1, read=("19", 0.9), x=0.5)])
+    assert decision is not None and decision.track_id == 1
+    v.observe(0.2, [])  # the target's track is lost; a new track appears where it was
+    decision, _ = v.observe(0.3, [obs(2, x=0.51)])
+    assert decision is not None and decision.track_id == 2  # inherited, unconfirmed
+    kinds = []
+    for k in range(4, 12):  # it keeps reading "13" weakly (below ocr_min_conf 0.5, above half of it)
+        decision, log = v.observe(k * 0.1, [obs(2, read=("13", 0.35), x=0.51)])
+        kinds += [e.kind for e in log]
+    assert decision is None and "unlocked" in kinds
+    own = voter()
+    for k in range(12):  # a track locked on its own reads is not unseated by the same weak reads
+        read = ("19", 0.9) if k < 3 else ("13", 0.35)
+        decision, _ = own.observe(k * 0.1, [obs(1, read=read)])
+    assert decision is not None

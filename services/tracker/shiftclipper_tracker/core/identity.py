@@ -54,6 +54,11 @@ shows a second digit, while a #14 often shows only its "4" (the "1" folded away 
 such read outweighs this many reads of the target number, and this evidence never fades (EVIDENCE_CAP
 leaves it out): a track read "14" a few times is not the #4 for good, while a #4 survives a rare spurious
 extra digit."""
+REFUTE_MIN_CONF_FACTOR = 0.5
+"""Reads that refute count from this fraction of `ocr_min_conf`: a superset read (a recogniser unsure of a
+"14" still saw two digits, which a #4 does not have; a #14 is often read "14" at 0.3-0.45 and "4" at 0.8),
+and any other number on a track whose identity is only inherited by re-linking (it never read the target:
+a steady weak "13" is enough to stop following it)."""
 READ_HISTORY = 48
 """Reads kept per track, (time, signed weight, kind), to find where its identity changed hands."""
 SWITCH_MIN_READS = 3
@@ -253,7 +258,11 @@ class IdentityVoter:
             tr.color_score = self.color_score(tr.lab)
         if obs.read is not None:
             tr.last_read_t = t
-            if obs.read.confidence >= self.tuning.ocr_min_conf:
+            floor = self.tuning.ocr_min_conf
+            kind = classify_read(obs.read.number.strip(), self.number)
+            if kind is ReadKind.superset or (kind is ReadKind.conflict and tr.inherited > 0.0 and not tr.support):
+                floor *= REFUTE_MIN_CONF_FACTOR
+            if obs.read.confidence >= floor:
                 self._vote(tr, t, obs.read.number, obs.read.confidence, log)
 
     def _vote(self, tr: TrackIdentity, t: float, number: str, conf: float, log: list[TimelineEntry]) -> None:
