@@ -21,7 +21,7 @@ import httpx
 import nats
 import pytest
 from nats.js import JetStreamContext
-from nats.js.errors import KeyNotFoundError
+from nats.js.errors import KeyNotFoundError, NoKeysError
 
 from shiftclipper_common.localinfra import ManagedProcess, free_port
 from shiftclipper_contracts import names
@@ -263,7 +263,14 @@ def status_history(infra: Infra, job_id: str) -> list[dict[str, Any]]:
 
     async def use(js: JetStreamContext) -> list[dict[str, Any]]:
         kv = await js.key_value(names.STATUS_BUCKET)
-        return [json.loads(entry.value) for entry in await kv.history(job_id) if entry.value]
+        for _ in range(10):
+            try:
+                return [json.loads(entry.value) for entry in await kv.history(job_id) if entry.value]
+            except NoKeysError:
+                # nats-py's history watcher can report "no keys" when its ordered consumer starts before the
+                # stream answers (seen under load after a server restart); the record exists, so ask again.
+                await asyncio.sleep(0.5)
+        raise AssertionError(f"no status history for {job_id}")
 
     result: list[dict[str, Any]] = run_async(_with_js(infra, use))
     return result
