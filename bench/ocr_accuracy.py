@@ -159,6 +159,11 @@ def main() -> int:
     crops = load_crops(args.crops)
     print(f"{len(crops)} crops, {sum(c.legible for c in crops)} legible, {args.threads} ORT threads")
     engines = [e for e in args.engines.split(",") if e]
+    from shiftclipper_tracker.digits.infer import MODEL_PATH
+
+    if not MODEL_PATH.is_file() and any(e != "rapidocr" for e in engines):
+        print(f"note: {MODEL_PATH.name} not trained (python -m shiftclipper_tracker.digits.train): rapidocr only")
+        engines = [e for e in engines if e == "rapidocr"]
     results = [run_reader(crops, args.threads, args.batch, e) for e in engines]
     if not args.no_baseline:
         results.append(run_baseline(crops, args.threads))

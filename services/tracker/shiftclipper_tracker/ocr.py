@@ -138,7 +138,8 @@ class JerseyReader:
         """`early_accept` (PP-OCR views): when set, every crop is first read with the first view alone, and
         only crops whose one-view confidence stays below this get the remaining views (averaged with the
         first): nearly the cost of one view on clear crops, the full ensemble on hard ones.
-        `digit_model`: another ONNX file for the digit CNN (default: the one shipped in the package)."""
+        `digit_model`: another ONNX file for the digit CNN (default: `digits/jersey_digits.onnx`, written by
+        the training script)."""
         if engine == "paddleocr":
             if importlib.util.find_spec("paddleocr") is None:
                 raise RuntimeError("engine='paddleocr' needs the paddleocr package, which is not installed")
