@@ -9,6 +9,7 @@ import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,18 +47,7 @@ def start_infra(root: Path, **overrides: object) -> Infra:
     nats_port, s3_port = free_port(), free_port()
     nats = nats_process(root / "nats", nats_port).start()
     s3 = seaweed_process(root / "s3", s3_port, creds).start()
-    config = load_config(
-        {},
-        nats_url=f"nats://127.0.0.1:{nats_port}",
-        s3_endpoint=f"http://127.0.0.1:{s3_port}",
-        s3_access_key=creds.access_key,
-        s3_secret_key=creds.secret_key,
-        s3_bucket="shiftclipper-test",
-        api_keys="alice:alice-key-123,bob:bob-key-456",
-        admin_key="admin-key-789",
-        log_json=False,
-        **overrides,
-    )
+    config = local_config(f"nats://127.0.0.1:{nats_port}", s3_port, creds, **overrides)
     wait_s3_ready(config.s3_endpoint, creds, config.s3_bucket)
     return Infra(nats, s3, config, root)
 
@@ -67,6 +57,22 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     started = start_infra(tmp_path_factory.mktemp("infra"))
     yield started
     started.stop()
+
+
+def local_config(nats_url: str, s3_port: int, creds: S3Credentials, **overrides: Any) -> ServiceConfig:
+    """The services' config in tests: local NATS and S3, keys alice, bob and admin, console logs."""
+    return load_config(
+        {},
+        nats_url=nats_url,
+        s3_endpoint=f"http://127.0.0.1:{s3_port}",
+        s3_access_key=creds.access_key,
+        s3_secret_key=creds.secret_key,
+        s3_bucket="shiftclipper-test",
+        api_keys="alice:alice-key-123,bob:bob-key-456",
+        admin_key="admin-key-789",
+        log_json=False,
+        **overrides,
+    )
 
 
 @pytest.fixture

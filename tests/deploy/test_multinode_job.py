@@ -42,8 +42,9 @@ from shiftclipper_common.localinfra import (
 )
 from shiftclipper_common.storage import ObjectStore
 from shiftclipper_contracts import names
-from shiftclipper_contracts.config import ServiceConfig, load_config
+from shiftclipper_contracts.config import ServiceConfig
 from shiftclipper_contracts.provision import provision
+from tests.conftest import local_config
 from tests.deploy.cluster import NatsCluster
 from tests.faults.conftest import StatusRecorder, assert_monotone, submit, wait_for
 from tests.support.fake_tracker_worker import planned_segments
@@ -144,19 +145,7 @@ def multinode(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MultiNodeSta
     stack = MultiNodeStack(cluster, seaweed_process(root / "s3", s3_port, creds), ServiceConfig())
     try:
         stack.s3.start()
-        stack.config = load_config(
-            {},
-            nats_url=cluster.url,
-            stream_replicas=3,
-            s3_endpoint=f"http://127.0.0.1:{s3_port}",
-            s3_access_key=creds.access_key,
-            s3_secret_key=creds.secret_key,
-            s3_bucket="shiftclipper-test",
-            api_keys="alice:alice-key-123",
-            admin_key="admin-key-789",
-            ack_wait_s=ACK_WAIT_S,
-            log_json=False,
-        )
+        stack.config = local_config(cluster.url, s3_port, creds, stream_replicas=3, ack_wait_s=ACK_WAIT_S)
         wait_s3_ready(stack.config.s3_endpoint, creds, stack.config.s3_bucket)
         _provision(stack.config)
         env = service_env(
