@@ -9,7 +9,9 @@ the ice all the time with line changes; during each shift other skaters cross in
 Crop teams come from the torso colour of each crop (red, white, navy in this set). The target is drawn with
 one clean, legible crop (`DEFAULT_TARGET_FILES`); `target_files=None` cycles through every legible crop of its
 number, one per shift. Skaters keep their crop's original background (a rectangle with a feathered edge),
-scaled to 160-260 px tall by depth; the crops are never mirrored (that would mirror the digits).
+scaled to 160-260 px tall by depth; the crops are never mirrored (that would mirror the digits). Other
+skaters turn: every `turn_every_s` (jittered) a skater switches to another crop of its own team and number,
+illegible ones included, so a #14 shows his "1" at times and hides it at others.
 
     from bench.accuracy.generate import generate
     truth = generate("game.mp4", seconds=60, seed=1)   # truth.shifts: [(start_s, end_s), ...]
@@ -17,6 +19,7 @@ scaled to 160-260 px tall by depth; the crops are never mirrored (that would mir
 
 from __future__ import annotations
 
+import bisect
 import csv
 import json
 import math
@@ -36,6 +39,9 @@ DEFAULT_TARGET = ("red", "4")
 """Red #4: legible in most of its crops; red #14 (a teammate) is the similar-number distractor."""
 DEFAULT_TARGET_FILES: tuple[str, ...] = ("frm_4_663_23.jpg",)
 """One clean, legible crop of red #4 (a lone upright skater, number facing the camera)."""
+
+TURN_JITTER = (0.6, 1.4)
+"""A skater's time between turns is `turn_every_s` times a uniform draw from this range."""
 
 ICE_TOP = 205
 """First ice row (the boards are above), at 720 rows; scaled with the frame height."""
@@ -77,6 +83,8 @@ class GroundTruth:
     """Times at which another skater is centred in front of the target."""
     skaters_in_view: float = 0.0
     """Mean number of skaters wholly inside the frame (what a perfect detector would find)."""
+    turn_every_s: float | None = None
+    """Mean time between a non-target skater's crop changes; None: one crop per appearance."""
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -152,6 +160,142 @@ class _Skater:
     """Lane: horizontal offset from the play centre (fraction of the frame width), depth 0 (far) .. 1 (near)."""
     crossing: tuple[float, float] | None = None
     """(time, direction): a crossing skater moves past the target, centred on it at `time`."""
+    turns: list[tuple[float, Crop]] = field(default_factory=list)
+    """(time, crop), by time: from `time` on the skater shows `crop` (it turned); before the first, `crop`."""
+
+    def crop_at(self, t: float) -> Crop:
+        i = bisect.bisect_right(self.turns, t, key=lambda turn: turn[0])
+        return self.turns[i - 1][1] if i else self.crop
+
+
+def _turns(
+    first: Crop, identity: Sequence[Crop], start: float, end: float, every: float | None, rng: np.random.Generator
+) -> list[tuple[float, Crop]]:
+    """When a skater shown as `first` over [start, end) turns, and to which crop of its `identity`.
+
+    It cycles through the identity's crops in a seeded order (never the same crop twice in a row), one every
+    `every` s times a jitter in TURN_JITTER; no turns if `every` is 0/None or the identity has one crop.
+    """
+    rest = [c for c in identity if c.file != first.file]
+    if not every or not rest:
+        return []
+    order = [rest[i] for i in rng.permutation(len(rest))] + [first]
+    turns: list[tuple[float, Crop]] = []
+    t = start + every * float(rng.uniform(*TURN_JITTER))
+    while t < end:
+        turns.append((t, order[len(turns) % len(order)]))
+        t += every * float(rng.uniform(*TURN_JITTER))
+    return turns
+
+
+@dataclass
+class Cast:
+    """The crops a game is drawn with, by role."""
+
+    target: list[Crop]
+    mates: list[Crop]
+    """The target's teammates (other numbers)."""
+    similar: list[Crop]
+    """Teammates whose number contains the target's or is contained in it (empty without `similar_numbers`)."""
+    opponents: list[Crop]
+    identities: dict[tuple[str, str], list[Crop]]
+    """Every crop, legible or not, by (team, number): what a skater cycles through as it turns."""
+
+
+def select_cast(
+    crops: Sequence[Crop], target: tuple[str, str], target_files: Sequence[str] | None, similar_numbers: bool
+) -> Cast:
+    team, number = target
+    mine = [c for c in crops if c.team == team and c.number == number and c.legible]
+    if target_files is not None:
+        mine = [c for c in mine if c.file in target_files]
+    if not mine:
+        raise ValueError(f"no legible crop of {team} #{number}")
+    others = [c for c in crops if not (c.team == team and c.number == number)]
+    mates = [c for c in others if c.team == team]
+    similar = [c for c in mates if number in c.number or c.number in number] if similar_numbers else []
+    opponents = [c for c in others if c.team != team]
+    identities: dict[tuple[str, str], list[Crop]] = {}
+    for c in crops:
+        identities.setdefault((c.team, c.number), []).append(c)
+    return Cast(mine, mates, similar, opponents, identities)
+
+
+@dataclass
+class Scene:
+    """Who is on the ice when: the target's shifts and every skater's appearance (no pixels)."""
+
+    shifts: list[tuple[float, float]]
+    target_skaters: list[_Skater]
+    skaters: list[_Skater]
+    occlusions: list[float]
+
+
+class _Planner:
+    """Builds a Scene; every draw but the turns comes from `rng`, in a fixed order."""
+
+    def __init__(self, cast: Cast, rng: np.random.Generator, turn_rng: np.random.Generator, every: float | None):
+        self.cast, self.rng, self.turn_rng, self.every = cast, rng, turn_rng, every
+        self.scene = Scene([], [], [], [])
+
+    def other(
+        self,
+        crop: Crop,
+        start: float,
+        end: float,
+        home: tuple[float, float],
+        crossing: tuple[float, float] | None = None,
+    ) -> None:
+        """A non-target skater: its path from `rng` (same draws as without turning), its turns from `turn_rng`."""
+        path = _Path(self.rng)
+        turns = _turns(crop, self.cast.identities[(crop.team, crop.number)], start, end, self.every, self.turn_rng)
+        self.scene.skaters.append(_Skater(crop, path, start, end, home, crossing, turns))
+
+    def shift(self, i: int, s: float, e: float) -> None:
+        """The target's i-th shift, and a skater crossing in front of it every 6-15 s."""
+        rng, cast = self.rng, self.cast
+        home = (float(rng.uniform(-0.2, 0.2)), float(rng.uniform(0.2, 0.8)))
+        self.scene.target_skaters.append(_Skater(cast.target[i % len(cast.target)], _Path(rng), s, e, home))
+        t = s + ENTRY_S + float(rng.uniform(1, 6))
+        while t < e - ENTRY_S - 1:
+            self.scene.occlusions.append(round(t, 3))
+            pool = cast.opponents if rng.random() < 0.6 else cast.mates
+            direction = 1.0 if rng.random() < 0.5 else -1.0
+            self.other(pool[rng.integers(len(pool))], t - 1.5, t + 1.5, (0.0, 0.0), (t, direction))
+            t += float(rng.uniform(6, 15))
+
+    def slots(self, duration: float) -> None:
+        """Distractor slots: each slot always holds a skater, changed every 30-90 s (line changes)."""
+        rng, cast = self.rng, self.cast
+        n_slots = int(rng.integers(3, 7))
+        lanes = rng.permutation(np.linspace(-0.4, 0.4, n_slots))
+        for slot in range(n_slots):
+            t = 0.0
+            while t < duration:
+                stint = float(rng.uniform(30, 90))
+                similar_stint = slot == 0 and bool(cast.similar) and rng.random() < 0.5
+                pool = cast.similar if similar_stint else cast.mates if slot % 2 else cast.opponents
+                crop = pool[rng.integers(len(pool))]
+                home = (float(lanes[slot] + rng.uniform(-0.08, 0.08)), float(rng.uniform(0.0, 1.0)))
+                self.other(crop, t, min(duration, t + stint) + 1e-6, home)
+                t += stint
+
+
+def plan_scene(
+    duration: float,
+    cast: Cast,
+    rng: np.random.Generator,
+    turn_rng: np.random.Generator,
+    turn_every_s: float | None = None,
+) -> Scene:
+    """Shifts, crossings and line changes from `rng`; turns only from `turn_rng`, so `rng`'s draws (and the
+    shifts) are the same with or without turning."""
+    planner = _Planner(cast, rng, turn_rng, turn_every_s)
+    planner.scene.shifts = shift_schedule(duration, rng)
+    for i, (s, e) in enumerate(planner.scene.shifts):
+        planner.shift(i, s, e)
+    planner.slots(duration)
+    return planner.scene
 
 
 def _rink(world_w: int, h: int, rng: np.random.Generator) -> np.ndarray:
@@ -226,6 +370,7 @@ def generate(
     target_files: Sequence[str] | None = DEFAULT_TARGET_FILES,
     similar_numbers: bool = True,
     crops_dir: Path = CROPS_DIR,
+    turn_every_s: float | None = 2.0,
 ) -> GroundTruth:
     """Render the video to `path` (H.264 mp4) and return its ground truth (also saved as `<path>.truth.json`).
 
@@ -233,52 +378,20 @@ def generate(
     `target` (a harder variant: the target changes pose and crop background between shifts).
     `similar_numbers`: one distractor slot is, half of the time, a teammate whose number contains the target's
     (red #14 for #4), which a reader that drops a digit confuses with the target.
+    `turn_every_s`: other skaters switch to another crop of their team and number about this often (jittered
+    0.6-1.4x, seeded); 0 or None: one crop per appearance. The shifts do not depend on it.
     """
     duration = float(seconds if seconds is not None else (minutes or 1.0) * 60)
     rng = np.random.default_rng(seed)
     width, height = size
     team, number = target
-    crops = load_crops(crops_dir)
-    mine = [c for c in crops if c.team == team and c.number == number and c.legible]
-    if target_files is not None:
-        mine = [c for c in mine if c.file in target_files]
-    if not mine:
-        raise ValueError(f"no legible crop of {team} #{number} in {crops_dir}")
-    others = [c for c in crops if not (c.team == team and c.number == number)]
-    mates = [c for c in others if c.team == team]
-    similar = [c for c in mates if number in c.number or c.number in number] if similar_numbers else []
-    opponents = [c for c in others if c.team != team]
-    colour = lab_to_hex(tuple(np.median([torso_lab(c.img, (0.0, 0.0, 1.0, 1.0)) for c in mine], axis=0)))
-
-    shifts = shift_schedule(duration, rng)
-    skaters: list[_Skater] = []
-    target_skaters: list[_Skater] = []
-    occlusions: list[float] = []
-    for i, (s, e) in enumerate(shifts):
-        home = (float(rng.uniform(-0.2, 0.2)), float(rng.uniform(0.2, 0.8)))
-        sk = _Skater(mine[i % len(mine)], _Path(rng), s, e, home)
-        target_skaters.append(sk)
-        t = s + ENTRY_S + float(rng.uniform(1, 6))
-        while t < e - ENTRY_S - 1:
-            occlusions.append(round(t, 3))
-            pool = opponents if rng.random() < 0.6 else mates
-            direction = 1.0 if rng.random() < 0.5 else -1.0
-            crop = pool[rng.integers(len(pool))]
-            skaters.append(_Skater(crop, _Path(rng), t - 1.5, t + 1.5, (0.0, 0.0), (t, direction)))
-            t += float(rng.uniform(6, 15))
-    # Distractor slots: each slot always holds a skater, changed every 30-90 s (line changes).
-    n_slots = int(rng.integers(3, 7))
-    lanes = rng.permutation(np.linspace(-0.4, 0.4, n_slots))
-    for slot in range(n_slots):
-        t = 0.0
-        while t < duration:
-            stint = float(rng.uniform(30, 90))
-            similar_stint = slot == 0 and bool(similar) and rng.random() < 0.5
-            pool = similar if similar_stint else mates if slot % 2 else opponents
-            crop = pool[rng.integers(len(pool))]
-            home = (float(lanes[slot] + rng.uniform(-0.08, 0.08)), float(rng.uniform(0.0, 1.0)))
-            skaters.append(_Skater(crop, _Path(rng), t, min(duration, t + stint) + 1e-6, home))
-            t += stint
+    try:
+        cast = select_cast(load_crops(crops_dir), target, target_files, similar_numbers)
+    except ValueError as e:
+        raise ValueError(f"{e} in {crops_dir}") from None
+    colour = lab_to_hex(tuple(np.median([torso_lab(c.img, (0.0, 0.0, 1.0, 1.0)) for c in cast.target], axis=0)))
+    scene = plan_scene(duration, cast, rng, np.random.default_rng([seed, 1]), turn_every_s)
+    shifts, target_skaters, skaters = scene.shifts, scene.target_skaters, scene.skaters
 
     world_w = width + 2 * round(PAN_AMPLITUDE * width) + 64
     rink = _rink(world_w, height, rng)
@@ -328,10 +441,10 @@ def generate(
                         continue
                     tc, direction = sk.crossing
                     x = target_pos[0] + direction * 320 * width / 1280 * (t - tc)
-                    draws.append((target_pos[1] + 0.04 * height, sk.crop, x))
+                    draws.append((target_pos[1] + 0.04 * height, sk.crop_at(t), x))
                 else:
                     x, foot = place(sk, t, centre)
-                    draws.append((foot, sk.crop, x))
+                    draws.append((foot, sk.crop_at(t), x))
             for foot, crop, x in sorted(draws, key=lambda d: d[0]):
                 rel = (foot - foot_lo) / (foot_hi - foot_lo)
                 h_px = round(height * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
@@ -360,8 +473,9 @@ def generate(
         color=colour,
         shifts=shifts,
         target_crops=[sk.crop.file for sk in target_skaters],
-        occlusions=occlusions,
+        occlusions=scene.occlusions,
         skaters_in_view=round(visible / max(1, n_frames), 2),
+        turn_every_s=turn_every_s or None,
     )
     truth.save(out.with_name(out.name + ".truth.json"))
     return truth

@@ -275,9 +275,12 @@ def test_model_load_and_inference_stay_offline(monkeypatch: pytest.MonkeyPatch) 
 
 @needs_model
 @pytest.mark.slow
-def test_tflite_runs_at_its_fixed_input_size(tracker) -> None:  # type: ignore[no-untyped-def]
+def test_tflite_runs_at_the_requested_size_keeping_the_aspect(tracker) -> None:  # type: ignore[no-untyped-def]
     assert tracker.device == "cpu"
-    assert tracker.input_size == (640, 640)
+    tracker.detect_batch([np.zeros((720, 1280, 3), np.uint8)], imgsz=640)
+    assert tracker.input_size == (384, 640)  # 360 rows rounded up to a multiple of 32, not a 640x640 square
+    tracker.detect_batch([np.zeros((720, 1280, 3), np.uint8)], imgsz=960)
+    assert tracker.input_size == (544, 960)
 
 
 @needs_model

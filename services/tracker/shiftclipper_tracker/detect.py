@@ -5,10 +5,9 @@ Offline: importing this module puts Ultralytics in offline mode before Ultralyti
 flags, so neither the analytics/sync events, the hub, the pip auto-install in `check_requirements` nor a
 weights download can run. Weights must be a local file (`.pt`, `.onnx`, `.engine`, `.tflite`).
 
-Input size: exported models with a static input shape (our int8 `.tflite` is fixed at 1x640x640x3 and
-cannot be resized: its graph reshapes to 8400 anchors) always run at their export size; Ultralytics then
-ignores the `imgsz` argument and letterboxes to the export size itself. `PersonTracker.input_size` says
-which size really runs.
+Input size: `.tflite` weights (a YOLOv8 LiteRT export) are run by our own `LiteRTYolo`, which rewrites the
+graph for any input size, so `imgsz` (the long side) really applies and a 16:9 frame is not letterboxed into
+a square; other formats go through Ultralytics' `predict`. `PersonTracker.input_size` says which size ran.
 
 Tracking: Ultralytics' `BYTETracker` is driven directly from `predict` results (not `model.track`), so a
 batch of frames can be detected at once on a GPU and then fed to the tracker in order.
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from .core.observations import Box
+from .litert_yolo import LiteRTYolo
 
 PERSON_CLASS = 0
 """COCO class id of `person`."""
@@ -120,8 +120,8 @@ class PersonTracker:
         track_buffer_s: float = 1.0,
         warmup: bool = True,
     ) -> None:
-        """`threads`: CPU threads for LiteRT (Ultralytics' default is cpu_count - 1, i.e. ONE thread on a 2-core
-        machine, which halves tflite speed) and, when given, also `torch.set_num_threads`.
+        """`threads`: CPU threads for LiteRT (default: every core; Ultralytics' own default is cpu_count - 1,
+        i.e. ONE thread on a 2-core machine) and, when given, also `torch.set_num_threads`.
         `track_buffer_s`: how long a lost track may be re-found under the same id (video seconds)."""
         path = Path(weights)
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -130,11 +130,7 @@ class PersonTracker:
             # Never let Ultralytics treat an unknown name as something to download.
             raise FileNotFoundError(f"weights not found: {path}")
         _force_offline()
-        import ultralytics.nn.backends.litert as litert
-        from ultralytics import YOLO
-
         n_threads = threads or os.cpu_count() or 1
-        litert.NUM_THREADS = n_threads
         if threads:
             import torch
 
@@ -148,7 +144,12 @@ class PersonTracker:
         self.half = device.startswith("cuda") and self.format == "pt"
         self.threads = n_threads
         self.track_buffer_s = track_buffer_s
-        self.model = YOLO(str(path), task="detect")
+        self._litert = LiteRTYolo(path, n_threads) if self.format == "tflite" else None
+        self.model: Any = None
+        if self._litert is None:
+            from ultralytics import YOLO
+
+            self.model = YOLO(str(path), task="detect")
         self._tracker: Any = None
         self.reset()
         if warmup:  # load the backend now, not on the first frame of the first job
@@ -156,10 +157,11 @@ class PersonTracker:
 
     @property
     def input_size(self) -> tuple[int, int] | None:
-        """(height, width) the network really runs at when its export is static (any `imgsz` argument is then
-        ignored); None for dynamic models (`.pt`, dynamic ONNX) or before the first frame."""
-        predictor: Any = self.model.predictor
-        backend = getattr(predictor, "model", None)
+        """(rows, cols) the network ran at on the last frame (`.tflite`, or a static export whose size
+        Ultralytics imposes); None for dynamic models (`.pt`, dynamic ONNX) or before the first frame."""
+        if self._litert is not None:
+            return self._litert.last_input
+        backend = getattr(self.model.predictor, "model", None)
         if backend is None or self.format == "pt" or getattr(backend, "dynamic", False):
             return None
         size = getattr(backend, "imgsz", None)
@@ -191,6 +193,12 @@ class PersonTracker:
         """Persons on each BGR image (one forward pass per batch where the model allows it)."""
         if not images:
             return []
+        if self._litert is not None:  # batch 1 on LiteRT: one call per image
+            out = []
+            for img in images:
+                xyxy, scores = self._litert.detect(img, imgsz, conf, PERSON_CLASS)
+                out.append(Detections(xyxy, scores, img.shape[1], img.shape[0]))
+            return out
         results = self.model.predict(
             list(images),
             imgsz=imgsz,
