@@ -48,9 +48,12 @@ class Recording(msgspec.Struct):
     frames: list[FrameObs]
 
 
-def record(video: Path, color: str, models: Models, preset: str = "broadcast") -> Recording:
-    """Observations of every processed frame; every track roughly of `color` is read on every frame."""
-    setup = setup_from_obj({"jersey_number": "0", "jersey_color": color, "camera_mode": preset})
+def record(
+    video: Path, color: str, models: Models, preset: str = "broadcast", tuning: dict[str, float] | None = None
+) -> Recording:
+    """Observations of every processed frame; every track roughly of `color` is read on every frame.
+    `tuning`: overrides of the preset (e.g. `detect_fps`; replay with the same overrides)."""
+    setup = setup_from_obj({"jersey_number": "0", "jersey_color": color, "camera_mode": preset, "tuning": tuning or {}})
     tuning = setup.effective_tuning()
     info = video_info(str(video))
     every_s = 1.0 / min(info.fps, tuning.detect_fps)
@@ -69,21 +72,27 @@ def record(video: Path, color: str, models: Models, preset: str = "broadcast") -
     return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuning.detect_fps, frames=frames)
 
 
-def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED) -> tuple[list, list]:
-    """Segments and timeline the core gives on this recording (reads only where it asks for them)."""
+def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED) -> tuple[list, list, int]:
+    """Segments and timeline the core gives on this recording (reads only where it asks for them), and how
+    many OCR runs it asked for (the live pipeline's OCR cost; an upper bound: a crop too small to read costs
+    nothing there)."""
     tuning = setup.effective_tuning()
     if abs(tuning.detect_fps - rec.detect_fps) > 1e-6:
         raise SystemExit(f"recorded at detect_fps {rec.detect_fps}, setup wants {tuning.detect_fps}")
     core = TrackingCore(setup, tuning, rec.fps)
     segments = []
+    asks = 0
     for frame in rec.frames:
-        segments += core.update(_shown(core, frame, speed))
+        shown, asked = _shown(core, frame, speed)
+        asks += asked
+        segments += core.update(shown)
     segments += core.finish(rec.duration_s)
-    return segments, core.timeline
+    return segments, core.timeline, asks
 
 
-def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> FrameObs:
-    """The frame as the pipeline would show it: reads kept only for the tracks the core picks."""
+def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> tuple[FrameObs, int]:
+    """The frame as the pipeline would show it (reads kept only for the tracks the core picks), and how many
+    tracks it picked."""
     voter = core.voter
     by_id = {o.track_id: o for o in frame.tracks}
     candidates = []
@@ -99,7 +108,7 @@ def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> FrameObs
     )
     keep = {c.track_id for c in chosen}
     tracks = [msgspec.structs.replace(o, read=o.read if o.track_id in keep else None) for o in frame.tracks]
-    return FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks)
+    return FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks), len(keep)
 
 
 def load(folder: Path) -> tuple[Recording, GroundTruth]:
@@ -110,12 +119,12 @@ def load(folder: Path) -> tuple[Recording, GroundTruth]:
     return rec, GroundTruth(**raw)
 
 
-def evaluate(folder: Path, extra: dict[str, Any] | None = None) -> tuple[Score, list, list, GroundTruth]:
+def evaluate(folder: Path, extra: dict[str, Any] | None = None) -> tuple[Score, list, list, GroundTruth, int]:
     rec, truth = load(folder)
     setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, **(extra or {})})
-    segments, timeline = replay(rec, setup)
+    segments, timeline, reads = replay(rec, setup)
     pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in segments]
-    return score(pairs, truth.shifts), pairs, timeline, truth
+    return score(pairs, truth.shifts), pairs, timeline, truth, reads
 
 
 def _record_cmd(a: argparse.Namespace) -> None:
@@ -125,7 +134,7 @@ def _record_cmd(a: argparse.Namespace) -> None:
         video = Path(tmp) / "game.mp4"
         truth = generate(video, seconds=a.seconds, seed=a.seed, similar_numbers=True)
         models = Models(load_config({}, model_path=str(MODEL)))
-        rec = record(video, truth.color, models)
+        rec = record(video, truth.color, models, tuning=json.loads(a.tuning))
     (out / "obs.json").write_bytes(msgspec.json.encode(rec))
     truth.save(out / "truth.json")
     print(f"recorded {len(rec.frames)} frames to {out}")
@@ -133,9 +142,12 @@ def _record_cmd(a: argparse.Namespace) -> None:
 
 def _replay_cmd(a: argparse.Namespace) -> None:
     for folder in a.folders:
-        s, pairs, timeline, truth = evaluate(Path(folder), json.loads(a.setup))
+        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup))
         boundary = "n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s"
-        print(f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}")
+        print(
+            f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}"
+            f" | {reads} OCR runs ({reads / truth.duration_s:.2f}/s)"
+        )
         print(f"  true      {[(round(x, 2), round(y, 2)) for x, y in truth.shifts]}")
         print(f"  predicted {pairs}")
         if a.verbose:
@@ -150,6 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seconds", type=float, default=60.0)
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--out", required=True)
+    r.add_argument("--tuning", default="{}", help="preset overrides, e.g. '{\"detect_fps\": 5}'")
     q = sub.add_parser("replay")
     q.add_argument("folders", nargs="+")
     q.add_argument("--setup", default="{}")

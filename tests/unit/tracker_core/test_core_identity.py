@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from tc_streams import RED, WHITE, tuning
 
 from shiftclipper_contracts.job_setup import SeedClick
 from shiftclipper_tracker.core.color import hex_to_lab, rgb_to_lab
-from shiftclipper_tracker.core.identity import IdentityVoter, ReadKind, classify_read
+from shiftclipper_tracker.core.identity import IDLE_GRACE, RECHECK_FACTOR, IdentityVoter, ReadKind, classify_read
 from shiftclipper_tracker.core.observations import NumberRead, TrackObs
 
 TEAM = hex_to_lab("#c8102e")
@@ -164,3 +166,38 @@ def test_an_inherited_identity_goes_at_steady_weak_reads_of_another_number() -> 
         read = ("19", 0.9) if k < 3 else ("13", 0.35)
         decision, _ = own.observe(k * 0.1, [obs(1, read=read)])
     assert decision is not None
+
+
+def _ask_and_observe(v: IdentityVoter, track_id: int, t: float, read: tuple[str, float] | None, x: float = 0.2) -> bool:
+    """One frame: ask whether the track is due for OCR; if so, fold in `read` as that OCR's result."""
+    due = v.needs_read(track_id, t)
+    v.observe(t, [obs(track_id, read=read if due else None, x=x), obs(99, x=0.9)])
+    return due
+
+
+def test_unreadable_tracks_back_off_and_a_usable_read_restores_the_rate() -> None:
+    """A skater seen from behind gives nothing usable: after IDLE_GRACE such OCR runs the interval doubles
+    each time (up to RECHECK_FACTOR x); one usable read brings it back to `ocr_interval_s`."""
+    v = voter()
+    step = 0.1
+    asks = [round(k * step, 1) for k in range(60) if _ask_and_observe(v, 1, round(k * step, 1), ("7", 0.3))]
+    gaps = [round(b - a, 1) for a, b in itertools.pairwise(asks)]
+    assert gaps[:IDLE_GRACE] == [0.3] * IDLE_GRACE  # the grace: full rate
+    assert gaps[IDLE_GRACE : IDLE_GRACE + 3] == [0.6, 1.2, 1.5]  # doubling, capped at 5 x 0.3 s
+    assert max(gaps) == pytest.approx(RECHECK_FACTOR * 0.3)
+    t = asks[-1] + 1.5
+    assert _ask_and_observe(v, 1, t, ("19", 0.9))  # turned round: a usable read
+    assert v.state.tracks[1].idle_reads == 0
+    assert v.needs_read(1, t + 0.3)  # full rate again
+
+
+def test_an_unreadable_track_is_read_at_full_rate_after_a_crossing() -> None:
+    v = voter()
+    t = 0.0
+    for _ in range(IDLE_GRACE + 2):
+        while not _ask_and_observe(v, 1, t, None):
+            t = round(t + 0.1, 1)
+        t = round(t + 0.1, 1)
+    assert v.state.tracks[1].idle_reads == IDLE_GRACE + 2 and not v.needs_read(1, t + 0.3)
+    v.observe(t, [obs(1, x=0.5), obs(2, x=0.51)])  # another skater's box over it: ids may have swapped
+    assert v.needs_read(1, t + 0.3)
