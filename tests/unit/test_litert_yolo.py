@@ -103,3 +103,20 @@ def test_rewritten_graph_matches_ultralytics_on_the_original_export(clip: str) -
             matched += int(np.sum(_iou(ref_xyxy, boxes).max(axis=1) >= 0.85))
     assert total >= 5
     assert matched >= 0.9 * total, (matched, total)
+
+
+@needs_model
+@pytest.mark.slow
+def test_interpreters_are_kept_per_input_size_least_recently_used_first_out() -> None:
+    from shiftclipper_tracker.litert_yolo import KEPT_SIZES, LiteRTYolo
+
+    det = LiteRTYolo(TFLITE, threads=1)
+    frame = np.zeros((64, 64, 3), np.uint8)
+    sizes = [(64, 64 + 32 * k) for k in range(KEPT_SIZES + 1)]
+    for size in sizes:
+        det.detect(frame, size, conf=0.5)
+    kept = list(det._interpreters)
+    assert len(kept) == KEPT_SIZES and sizes[0] not in kept  # the oldest went
+    first = det._interpreters[sizes[1]]
+    det.detect(frame, sizes[1], conf=0.5)  # reused, and now the most recent
+    assert det._interpreters[sizes[1]] is first and list(det._interpreters)[-1] == sizes[1]

@@ -31,6 +31,9 @@ PAD_VALUE = 114
 IOU_THRESHOLD = 0.7
 """NMS IoU (Ultralytics' default for `predict`)."""
 MAX_DETECTIONS = 300
+KEPT_SIZES = 4
+"""Interpreters kept per process (one per input size; the least recently used goes first): a worker sees
+videos of a few frame sizes, and each interpreter holds its own copy of the weights (~13 MB)."""
 
 
 def _schema():
@@ -179,7 +182,7 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD) -> np
 
 class LiteRTYolo:
     """A YOLOv8 `.tflite` detector for one class at any input size. One interpreter per input size, built on
-    first use and kept (a video has one frame size, so normally one)."""
+    first use and kept (a video has one frame size; at most KEPT_SIZES are kept)."""
 
     def __init__(self, path: str | Path, threads: int) -> None:
         self._content = Path(path).read_bytes()
@@ -190,13 +193,16 @@ class LiteRTYolo:
 
     def _interpreter(self, rows: int, cols: int):
         key = (rows, cols)
-        if key not in self._interpreters:
+        it = self._interpreters.pop(key, None)
+        if it is None:
             from ai_edge_litert.interpreter import Interpreter
 
             it = Interpreter(model_content=rewrite_for_size(self._content, rows, cols), num_threads=self._threads)
             it.allocate_tensors()
-            self._interpreters[key] = it
-        return self._interpreters[key]
+            while len(self._interpreters) >= KEPT_SIZES:
+                del self._interpreters[next(iter(self._interpreters))]
+        self._interpreters[key] = it  # re-inserted last: dict order is the recency order
+        return it
 
     def detect(
         self, image_bgr: np.ndarray, imgsz: int | tuple[int, int], conf: float, class_id: int = 0
