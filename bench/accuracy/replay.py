@@ -14,6 +14,7 @@ A recording is `<dir>/obs.json` (frames, tracks, reads) + `<dir>/truth.json`; th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -28,7 +29,14 @@ from shiftclipper_tracker.core.color import color_match, hex_to_lab
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.core.observations import FrameObs, TrackObs
 from shiftclipper_tracker.decode import iter_frames, video_info
-from shiftclipper_tracker.pipeline import DECODE_MAX_HEIGHT, Models, ReadCandidate, SpeedOptions, pick_reads
+from shiftclipper_tracker.pipeline import (
+    DECODE_MAX_HEIGHT,
+    Models,
+    ReadCandidate,
+    SpeedOptions,
+    frames_to_skip,
+    pick_reads,
+)
 from shiftclipper_tracker.torso import player_crop, torso_lab
 
 from .generate import GroundTruth, generate
@@ -81,11 +89,15 @@ def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED)
         raise SystemExit(f"recorded at detect_fps {rec.detect_fps}, setup wants {tuning.detect_fps}")
     core = TrackingCore(setup, tuning, rec.fps)
     segments = []
-    asks = 0
+    asks = skip = 0
     for frame in rec.frames:
+        if skip > 0:  # left undetected, as the pipeline does while the target is locked
+            skip -= 1
+            continue
         shown, asked = _shown(core, frame, speed)
         asks += asked
         segments += core.update(shown)
+        skip = frames_to_skip(core, speed)
     segments += core.finish(rec.duration_s)
     return segments, core.timeline, asks
 
@@ -119,10 +131,12 @@ def load(folder: Path) -> tuple[Recording, GroundTruth]:
     return rec, GroundTruth(**raw)
 
 
-def evaluate(folder: Path, extra: dict[str, Any] | None = None) -> tuple[Score, list, list, GroundTruth, int]:
+def evaluate(
+    folder: Path, extra: dict[str, Any] | None = None, speed: SpeedOptions = DEFAULT_SPEED
+) -> tuple[Score, list, list, GroundTruth, int]:
     rec, truth = load(folder)
     setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, **(extra or {})})
-    segments, timeline, reads = replay(rec, setup)
+    segments, timeline, reads = replay(rec, setup, speed)
     pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in segments]
     return score(pairs, truth.shifts), pairs, timeline, truth, reads
 
@@ -142,7 +156,8 @@ def _record_cmd(a: argparse.Namespace) -> None:
 
 def _replay_cmd(a: argparse.Namespace) -> None:
     for folder in a.folders:
-        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup))
+        speed = dataclasses.replace(DEFAULT_SPEED, locked_stride=a.locked_stride) if a.locked_stride else DEFAULT_SPEED
+        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup), speed)
         boundary = "n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s"
         print(
             f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}"
@@ -167,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("folders", nargs="+")
     q.add_argument("--setup", default="{}")
     q.add_argument("--verbose", action="store_true")
+    q.add_argument(
+        "--locked-stride", type=int, help="SpeedOptions.locked_stride (skipped frames are simply not fed to the core)"
+    )
     a = p.parse_args(argv)
     if not MODEL.exists():
         print(f"skipped: {MODEL} absent")

@@ -31,7 +31,7 @@ from shiftclipper_contracts.job_setup import setup_from_obj
 from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.decode import video_info
-from shiftclipper_tracker.pipeline import Hooks, Models, track_video
+from shiftclipper_tracker.pipeline import Hooks, Models, SpeedOptions, track_video
 
 from .generate import CROPS_DIR, SHARED, GroundTruth, generate
 from .score import Score, score
@@ -91,7 +91,13 @@ def _inside(t: float, shifts: Sequence[tuple[float, float]]) -> bool:
     return any(s <= t < e for s, e in shifts)
 
 
-def track(models: Models, truth: GroundTruth, preset: str, extra: dict[str, Any] | None = None) -> PresetResult:
+def track(
+    models: Models,
+    truth: GroundTruth,
+    preset: str,
+    extra: dict[str, Any] | None = None,
+    speed: SpeedOptions | None = None,
+) -> PresetResult:
     setup = setup_from_obj(
         {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset, **(extra or {})}
     )
@@ -102,7 +108,7 @@ def track(models: Models, truth: GroundTruth, preset: str, extra: dict[str, Any]
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     t0 = time.perf_counter()
     try:
-        outcome = track_video(models, truth.video, work, hooks)
+        outcome = track_video(models, truth.video, work, hooks, speed=speed or SpeedOptions())
     finally:
         probe.detach(models)
     wall = time.perf_counter() - t0
@@ -158,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
     p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
+    p.add_argument("--locked-stride", type=int, help="SpeedOptions.locked_stride (default: the pipeline's)")
     p.add_argument("--no-similar", action="store_true", help="no teammate whose number contains the target's")
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
@@ -182,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
             truth = generate(video, seconds=seconds, seed=a.seed, similar_numbers=not a.no_similar)
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         models = Models(load_config({}, model_path=str(MODEL)))
-        results = [track(models, truth, preset, json.loads(a.setup)) for preset in a.preset or ["broadcast"]]
+        speed = SpeedOptions() if a.locked_stride is None else SpeedOptions(locked_stride=a.locked_stride)
+        results = [track(models, truth, preset, json.loads(a.setup), speed) for preset in a.preset or ["broadcast"]]
         for r in results:
             print(report(truth, r, a.verbose))
     if a.json:

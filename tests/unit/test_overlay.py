@@ -43,3 +43,16 @@ def test_writer_makes_even_sized_h264_with_faststart(tmp_path):
         assert abs(float(container.duration / av.time_base) - 2.5) < 0.15
     data = path.read_bytes()
     assert data.find(b"moov") < data.find(b"mdat"), "moov atom must come first (+faststart)"
+
+
+def test_writer_keeps_a_frame_on_screen_through_skipped_slots(tmp_path):
+    path = tmp_path / "overlay.mp4"
+    writer = OverlayWriter(str(path), fps=10.0)
+    times = [5.0, 5.1, 5.3, 5.5, 5.6]  # a resumed job (starts at 5 s); 5.2 and 5.4 were not detected
+    for i, t in enumerate(times):
+        writer.add(np.full((360, 640, 3), 40 * i, np.uint8), t)
+    writer.close()
+    with av.open(str(path)) as container:
+        starts = [float(f.pts * f.time_base) for f in container.decode(video=0)]
+        assert abs(float(container.duration / av.time_base) - 0.7) < 0.05
+    assert [round(s - starts[0], 2) for s in starts] == [0.0, 0.1, 0.3, 0.5, 0.6]

@@ -6,12 +6,22 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from shiftclipper_tracker.core.identity import Decision
 from shiftclipper_tracker.decode import DecodedFrame
-from shiftclipper_tracker.pipeline import STAGES, ReadCandidate, _Prefetch, pick_reads, read_order
+from shiftclipper_tracker.pipeline import (
+    STAGES,
+    ReadCandidate,
+    SpeedOptions,
+    _Prefetch,
+    frames_to_skip,
+    pick_reads,
+    read_order,
+)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 PRACTICE = SHARED / "media" / "nhl_closeup_CHI_practice_tiktok_11s.mp4"
@@ -104,3 +114,15 @@ def test_practice_clip_one_shift_with_stage_times() -> None:
     assert seg.end_s >= 9.5
     assert set(STAGES) | {"track"} <= set(out.stats.stage_seconds)
     assert out.stats.frames_detected > 0 and out.stats.ocr_reads > 0
+    # locked on #19 for most of the clip: every 2nd sampled frame is coasted, not detected
+    assert out.stats.frames_detected < 0.9 * out.stats.frames_decoded
+
+
+@pytest.mark.parametrize(
+    ("target", "skip"),
+    [(None, 0), (Decision(track_id=3, confidence=0.5), 0), (Decision(track_id=3, confidence=0.9), 2)],
+)
+def test_frames_to_skip_only_while_the_target_is_seen_and_locked(target: Decision | None, skip: int) -> None:
+    core = SimpleNamespace(target=target)  # only `target` is consulted
+    speed = SpeedOptions(locked_stride=3, locked_min_conf=0.75)
+    assert frames_to_skip(core, speed) == skip  # type: ignore[arg-type]

@@ -310,3 +310,26 @@ def test_reset_restarts_ids_and_batch_matches_single(tracker, practice_frames) -
     tracker.reset(sample_fps=5)
     ids_b = [t[0] for t in tracker.track(batch[0])]
     assert ids_a == ids_b and min(ids_a) == 1
+
+
+@needs_model
+@pytest.mark.slow
+def test_coasting_over_a_skipped_frame_keeps_a_fast_players_id(tracker) -> None:  # type: ignore[no-untyped-def]
+    """A frame skipped on purpose must advance the motion model: the next detection is two steps further on."""
+    from shiftclipper_tracker.detect import Detections
+
+    speeds = [*range(4, 56, 4), *[56] * 6]  # px a sampled frame: accelerate gently so the Kalman filter keeps up
+    xs = [100 + sum(speeds[:i]) for i in range(len(speeds) + 1)]
+
+    def box(x: float) -> Detections:  # 60 px wide: one step of error is no overlap at all
+        return Detections(np.array([[x, 300, x + 60, 460]], np.float32), np.array([0.9], np.float32), 1280, 720)
+
+    def ids_after_a_skip(coast: bool) -> list[list[int]]:
+        tracker.reset(sample_fps=10)
+        assert all([t[0] for t in tracker.track(box(x))] == [1] for x in xs)
+        if coast:
+            tracker.coast()
+        return [[t[0] for t in tracker.track(box(xs[-1] + 56 * k))] for k in (2, 3, 4)]
+
+    assert ids_after_a_skip(coast=True) == [[1], [1], [1]]
+    assert ids_after_a_skip(coast=False)[0] == []  # not coasted: the prediction is one step short, the player lost

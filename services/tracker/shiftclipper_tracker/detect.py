@@ -232,6 +232,17 @@ class PersonTracker:
         out.sort(key=lambda t: t[0])
         return out
 
+    def coast(self) -> None:
+        """Advance the tracker by one sampled frame that is skipped on purpose (not detected): every confirmed
+        track's Kalman state steps forward once, as `track` would, so velocities stay in units of one sampled
+        frame and a lost track's age counts the skipped frame. Without this, a tracker fed every 2nd frame
+        predicts half the motion and keeps matching a player who has already left."""
+        assert self._tracker is not None
+        tracker = self._tracker
+        tracker.frame_id += 1
+        confirmed = [t for t in tracker.tracked_stracks if t.is_activated]
+        tracker.multi_predict(confirmed + list(tracker.lost_stracks))
+
     def update(
         self, image_bgr: np.ndarray, imgsz: int | tuple[int, int] = 640, conf: float = DEFAULT_CONF
     ) -> list[TrackedPerson]:

@@ -3,7 +3,8 @@
 Boxes with track ids (the target thick and green with its identity confidence, tracks of the jersey
 colour yellow, the rest grey), the jersey-number read where OCR ran on that frame, and a banner with the
 video time and the shift state. Encoded as browser-playable H.264 (yuv420p, even size, `+faststart`) at
-the processed frame rate, so it plays in step with the source video.
+the processed frame rate, so it plays in step with the source video: a sampled frame left undetected (the
+target locked, `SpeedOptions.locked_stride`) keeps the previous picture on screen for its slot.
 """
 
 from __future__ import annotations
@@ -58,9 +59,13 @@ class OverlayWriter:
         self._container = av.open(path, "w", options={"movflags": "+faststart"})
         self._fps = Fraction(fps).limit_denominator(1000)
         self._stream: av.VideoStream | None = None
+        self._first_slot: int | None = None
+        self._last_pts = -1
         self.frames = 0
 
-    def add(self, bgr: np.ndarray) -> None:
+    def add(self, bgr: np.ndarray, t: float | None = None) -> None:
+        """Append a frame. `t` (video seconds) places it in its slot of the frame rate, counted from the first
+        frame added, so skipped slots extend the previous frame; without `t` frames are back to back."""
         if self._stream is None:
             stream = self._container.add_stream("libx264", rate=self._fps)
             stream.width, stream.height = bgr.shape[1] // 2 * 2, bgr.shape[0] // 2 * 2
@@ -69,7 +74,11 @@ class OverlayWriter:
             self._stream = stream
         bgr = bgr[: self._stream.height, : self._stream.width]
         frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr), format="bgr24")
-        frame.pts = self.frames
+        slot = self.frames if t is None else round(t * self._fps)
+        if self._first_slot is None:
+            self._first_slot = slot
+        self._last_pts = max(slot - self._first_slot, self._last_pts + 1)
+        frame.pts = self._last_pts
         frame.time_base = 1 / self._fps
         self._container.mux(self._stream.encode(frame))
         self.frames += 1
