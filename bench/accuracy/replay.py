@@ -14,7 +14,6 @@ A recording is `<dir>/obs.json` (frames, tracks, reads) + `<dir>/truth.json`; th
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -40,7 +39,7 @@ from shiftclipper_tracker.pipeline import (
 from shiftclipper_tracker.torso import player_crop, torso_lab
 
 from .generate import GroundTruth, generate
-from .run import MODEL
+from .run import MODEL, SPEED_HELP, speed_options
 from .score import Score, score
 
 RECORD_COLOR_DISTANCE = 60.0
@@ -156,8 +155,7 @@ def _record_cmd(a: argparse.Namespace) -> None:
 
 def _replay_cmd(a: argparse.Namespace) -> None:
     for folder in a.folders:
-        speed = dataclasses.replace(DEFAULT_SPEED, locked_stride=a.locked_stride) if a.locked_stride else DEFAULT_SPEED
-        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup), speed)
+        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup), speed_options(a.speed))
         boundary = "n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s"
         print(
             f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}"
@@ -182,9 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("folders", nargs="+")
     q.add_argument("--setup", default="{}")
     q.add_argument("--verbose", action="store_true")
-    q.add_argument(
-        "--locked-stride", type=int, help="SpeedOptions.locked_stride (skipped frames are simply not fed to the core)"
-    )
+    q.add_argument("--speed", default="{}", help=SPEED_HELP + " (skipped frames are simply not fed to the core)")
     a = p.parse_args(argv)
     if not MODEL.exists():
         print(f"skipped: {MODEL} absent")

@@ -91,6 +91,14 @@ def _inside(t: float, shifts: Sequence[tuple[float, float]]) -> bool:
     return any(s <= t < e for s, e in shifts)
 
 
+SPEED_HELP = "pipeline SpeedOptions overrides as JSON, e.g. '{\"settled_stride\": 1}'"
+
+
+def speed_options(overrides: str) -> SpeedOptions:
+    """The pipeline's SpeedOptions with the JSON `overrides` applied."""
+    return SpeedOptions(**json.loads(overrides))
+
+
 def track(
     models: Models,
     truth: GroundTruth,
@@ -164,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
     p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
-    p.add_argument("--locked-stride", type=int, help="SpeedOptions.locked_stride (default: the pipeline's)")
+    p.add_argument("--speed", default="{}", help=SPEED_HELP)
     p.add_argument("--no-similar", action="store_true", help="no teammate whose number contains the target's")
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
@@ -189,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             truth = generate(video, seconds=seconds, seed=a.seed, similar_numbers=not a.no_similar)
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         models = Models(load_config({}, model_path=str(MODEL)))
-        speed = SpeedOptions() if a.locked_stride is None else SpeedOptions(locked_stride=a.locked_stride)
+        speed = speed_options(a.speed)
         results = [track(models, truth, preset, json.loads(a.setup), speed) for preset in a.preset or ["broadcast"]]
         for r in results:
             print(report(truth, r, a.verbose))

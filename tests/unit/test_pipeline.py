@@ -118,11 +118,23 @@ def test_practice_clip_one_shift_with_stage_times() -> None:
     assert out.stats.frames_detected < 0.9 * out.stats.frames_decoded
 
 
+LOCKED, UNSURE = Decision(track_id=3, confidence=0.9), Decision(track_id=3, confidence=0.5)
+
+
 @pytest.mark.parametrize(
-    ("target", "skip"),
-    [(None, 0), (Decision(track_id=3, confidence=0.5), 0), (Decision(track_id=3, confidence=0.9), 2)],
+    ("target", "searching", "when_idle", "skip"),
+    [
+        (LOCKED, False, True, 2),  # target seen and locked
+        (UNSURE, False, True, 0),  # target seen, identity not sure yet
+        (None, True, True, 0),  # someone to read, or the target to re-link
+        (None, False, True, 2),  # nothing in view hangs on the next frame
+        (None, False, False, 0),
+        (LOCKED, True, False, 2),
+    ],
 )
-def test_frames_to_skip_only_while_the_target_is_seen_and_locked(target: Decision | None, skip: int) -> None:
-    core = SimpleNamespace(target=target)  # only `target` is consulted
-    speed = SpeedOptions(locked_stride=3, locked_min_conf=0.75)
+def test_frames_to_skip_only_while_nothing_is_searched(
+    target: Decision | None, searching: bool, when_idle: bool, skip: int
+) -> None:
+    core = SimpleNamespace(target=target, searching=searching)  # all `frames_to_skip` consults
+    speed = SpeedOptions(settled_stride=3, locked_min_conf=0.75, stride_when_idle=when_idle)
     assert frames_to_skip(core, speed) == skip  # type: ignore[arg-type]

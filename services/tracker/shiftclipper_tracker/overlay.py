@@ -3,8 +3,8 @@
 Boxes with track ids (the target thick and green with its identity confidence, tracks of the jersey
 colour yellow, the rest grey), the jersey-number read where OCR ran on that frame, and a banner with the
 video time and the shift state. Encoded as browser-playable H.264 (yuv420p, even size, `+faststart`) at
-the processed frame rate, so it plays in step with the source video: a sampled frame left undetected (the
-target locked, `SpeedOptions.locked_stride`) keeps the previous picture on screen for its slot.
+the processed frame rate, so it plays in step with the source video: a sampled frame left undetected
+(`SpeedOptions.settled_stride`) keeps the previous picture on screen for its slot.
 """
 
 from __future__ import annotations

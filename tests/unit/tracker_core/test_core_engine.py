@@ -265,3 +265,22 @@ def test_one_digit_target_is_not_taken_from_a_teammate_wearing_it_inside_his_num
         assert drive(setup("4"), [teammate], 120, seed=seed).segments == [], seed
         both = drive(setup("4"), [teammate, Player("4", RED, [(30, 70, 1)], x=lambda t: 0.2)], 120, seed=seed)
         assert close(spans(both), [(30, 70)], tol=0.5), seed
+
+
+def test_searching_while_an_identity_is_open_or_the_target_is_being_relinked() -> None:
+    """`searching` is what lets the pipeline slow down: only when no answer hangs on the next frame."""
+    core = TrackingCore(setup(), tuning(), 30.0)
+    rng = random.Random(0)
+    teammate = Player("7", RED, [(0, 3, 1)])
+    opponent = Player("19", WHITE, [(0, 30, 2)])
+    target = Player("19", RED, [(4, 6, 3)])
+    states = {}
+    for k in range(0, 161):
+        frame = frame_at(k, [teammate, opponent, target], core, rng, 0.0)
+        core.update(frame)
+        states[frame.t] = core.searching
+    assert states[0.0]  # a new red skater: who is it?
+    assert not states[2.5]  # read "7" enough times: decided, nothing open (the white #19 never is)
+    assert states[4.0]  # the target appears, not locked yet
+    assert states[6.5]  # the target just vanished: re-linking it is still open
+    assert not states[round(6.0 + tuning().lost_timeout_s + 0.5, 1)]  # given up: nothing to search

@@ -71,6 +71,20 @@ def test_seen_fraction_lowers_confidence() -> None:
     assert len(out) == 1 and out[0][1].confidence < 0.9 * 0.8
 
 
+def test_frames_skipped_between_sightings_count_as_seen() -> None:
+    """Every 2nd frame processed while locked: the shift is fully seen; a real gap still lowers confidence."""
+    strided = machine()
+    for k in range(10, 41, 2):
+        strided.update(round(k * STEP, 6), Sighting(track_id=1, on_ice=True, confidence=0.9))
+    assert [s.confidence for s in strided.finish(5.0)[0]] == [0.9]
+    gappy = machine()
+    for k in [*range(10, 21, 2), *range(21, 30), *range(30, 41, 2)]:  # unseen 2.1-2.9 s: every frame processed
+        sighting = None if 20 < k < 30 else Sighting(track_id=1, on_ice=True, confidence=0.9)
+        gappy.update(round(k * STEP, 6), sighting)
+    (segment,) = gappy.finish(5.0)[0]
+    assert segment.confidence < 0.9 * 0.9
+
+
 def test_backdated_start_and_retraction() -> None:
     m = machine()
     m.update(5.0, Sighting(track_id=3, on_ice=True, confidence=0.8, since=3.0, backfill=20))

@@ -125,6 +125,15 @@ class TrackingCore:
         return self.state.target
 
     @property
+    def searching(self) -> bool:
+        """Whether an identity is being looked for on the last frame: the target lost a moment ago and not
+        given up yet (re-linking), or a track in the jersey colour in view whose identity is still open."""
+        voter, t = self.voter.state, self.machine.state.last_t
+        if voter.target_id is not None and voter.lost_t is not None:
+            return True
+        return t is not None and bool(self.voter.open_tracks(t))
+
+    @property
     def last_frame_index(self) -> int | None:
         """The last frame folded in: a restored core resumes decoding after it."""
         return self.state.last_frame_index

@@ -231,6 +231,15 @@ class IdentityVoter:
         disputed = bool(tr.reads) and (tr.reads[-1][1] > 0) != (self.own_net(tr) > 0)
         return not crossed and not disputed and self._decided(tr)
 
+    def open_tracks(self, t: float) -> list[int]:
+        """Tracks seen at `t` in the jersey colour whose identity is still open: neither decided either way nor
+        backing off (see `needs_read`). None open and the target not in view: nothing is being searched."""
+        return sorted(
+            i
+            for i, tr in self.state.tracks.items()
+            if tr.last_t == t and tr.color_score > 0.0 and not self._decided(tr) and not self._backs_off(tr)
+        )
+
     def _backs_off(self, tr: TrackIdentity) -> bool:
         """Unreadable for a while, with no evidence for the target (a track that has some is where reads
         matter most) and not crossed since its last read."""

@@ -83,6 +83,8 @@ class MachineState(msgspec.Struct, kw_only=True):
     """End of the last closed shift: a backdated start never reaches before it."""
     final_end: float | None = None
     next_index: int = 0
+    last_t: float | None = None
+    """The previous processed frame: frames skipped between two sightings of the target count as seen."""
 
 
 class ShiftMachine:
@@ -117,6 +119,7 @@ class ShiftMachine:
         if st.current is not None and t - st.current.end > self.timeout_s + _EPS:
             self._close(t, "unseen")
         self._finalize_if_due(t)
+        st.last_t = t
         return self._drain()
 
     def finish(self, end_t: float) -> tuple[list[Segment], list[TimelineEntry]]:
@@ -133,6 +136,10 @@ class ShiftMachine:
         opening = st.current is None
         shift = st.current = st.current or RawShift(parts=[])
         part = next((p for p in reversed(shift.parts) if p.track_id == s.track_id), None)
+        if part is not None and st.last_t is not None and abs(part.end - st.last_t) < _EPS:
+            # seen on the previous processed frame too: the frames skipped in between (the pipeline detects
+            # every `settled_stride`-th frame while the target is locked) were the target's
+            frames = max(frames, round((t - st.last_t) / self.interval_s))
         if part is None:
             start = min(s.since if s.since is not None else t, t)
             if st.last_end is not None:
