@@ -7,6 +7,7 @@ from shiftclipper_tracker.core.color import (
     color_match,
     hex_to_lab,
     hex_to_rgb,
+    hue_differs,
     lab_distance,
     lab_distance_array,
     rgb_array_to_lab,
@@ -56,3 +57,17 @@ def test_hue_outweighs_shading() -> None:
     navy = hex_to_lab("#002654")
     assert lab_distance(navy, TEAM) > 50  # far beyond any preset gate (<= 40)
     assert color_match(rgb_to_lab((20, 40, 90)), TEAM, None, 40.0) == 0.0
+
+
+def test_a_shaded_light_blue_torso_is_not_a_dark_maroon_one() -> None:
+    """Measured on the labelled crops: a white/light-blue away jersey in shade against the maroon home colour.
+    Close enough by distance (the hue arc is taken at its low chroma), rejected by hue."""
+    maroon = hex_to_lab("#731f35")  # L 26, hue 11 deg
+    for torso in [(59.8, 6.7, -19.0), (70.7, 2.1, -11.7), (26.6, 17.8, -14.9)]:
+        assert lab_distance(torso, maroon) < 35.0  # the distance alone would let it in
+        assert hue_differs(torso, maroon)
+        assert color_match(torso, maroon, None, 35.0) == 0.0
+    for torso in [(25.7, 40.9, 10.3), (42.1, 24.0, 9.8), (28.0, 40.0, -20.0)]:  # maroon, faded, bluish extreme
+        assert not hue_differs(torso, maroon)
+        assert color_match(torso, maroon, None, 35.0) > 0.5
+    assert not hue_differs((70.0, 1.0, -5.0), maroon)  # near-grey: hue means nothing, the distance decides

@@ -16,6 +16,8 @@ vectorises cheaply over many torsos.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
@@ -34,6 +36,14 @@ LIGHTNESS_WEIGHT = 0.5
 CHROMA_WEIGHT = 1.0
 DESATURATION_WEIGHT = 0.2
 DESATURATION_FLOOR = 0.3
+HUE_GATE_DEG = 45.0
+HUE_GATE_MIN_CHROMA = (8.0, 20.0)
+"""A torso with at least the first chroma, against a reference with at least the second, whose hue is more than
+HUE_GATE_DEG away is another jersey whatever the distance says. The distance takes the hue arc at the
+*measured* chroma (so a washed-out jersey of our hue passes), which made a shaded light-blue or white torso
+(L 60, chroma 12-20, hue -70 to -90 deg) look like a dark maroon one (L 26, hue 11 deg): d = 28-31 < 35.
+On the labelled crops the red team's torso hues run 7-21 deg (5th-95th percentile, extremes -33..22), the
+white and navy ones -86..-59: 45 keeps every red crop and rejects every white and navy one."""
 
 
 def hex_to_rgb(value: str) -> tuple[int, int, int]:
@@ -86,14 +96,23 @@ def lab_distance_array(measured: npt.ArrayLike, reference: npt.ArrayLike) -> npt
     return np.sqrt((LIGHTNESS_WEIGHT * (x[..., 0] - y[..., 0])) ** 2 + chroma_term**2 + hue_term**2)
 
 
+def hue_differs(measured: Lab, reference: Lab) -> bool:
+    """Both colours chromatic (HUE_GATE_MIN_CHROMA) and their hues more than HUE_GATE_DEG apart."""
+    c_x, c_y = math.hypot(measured[1], measured[2]), math.hypot(reference[1], reference[2])
+    if c_x < HUE_GATE_MIN_CHROMA[0] or c_y < HUE_GATE_MIN_CHROMA[1]:
+        return False
+    dh = abs(math.degrees(math.atan2(measured[2], measured[1]) - math.atan2(reference[2], reference[1])))
+    return min(dh, 360.0 - dh) > HUE_GATE_DEG
+
+
 def color_match(torso_lab: Lab, team_lab: Lab, opponent_lab: Lab | None, max_distance: float) -> float:
     """Score in 0.5..1 when the torso passes the gate (1 = exact match), 0 when it is rejected.
 
-    Rejected when farther than `max_distance` from the team colour, or when an opponent colour is
-    given and the torso is at least as close to it as to the team colour.
+    Rejected when farther than `max_distance` from the team colour or of another hue (`hue_differs`), or when
+    an opponent colour is given and the torso is at least as close to it as to the team colour.
     """
     d_team = lab_distance(torso_lab, team_lab)
-    if d_team > max_distance:
+    if d_team > max_distance or hue_differs(torso_lab, team_lab):
         return 0.0
     if opponent_lab is not None and lab_distance(torso_lab, opponent_lab) <= d_team:
         return 0.0
