@@ -14,6 +14,7 @@ A recording is `<dir>/obs.json` (frames, tracks, reads) + `<dir>/truth.json`; th
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import tempfile
@@ -23,10 +24,12 @@ from typing import Any
 import msgspec
 
 from shiftclipper_contracts.config import load_config
+from shiftclipper_contracts.events import Segment
 from shiftclipper_contracts.job_setup import JobSetup, setup_from_obj
 from shiftclipper_tracker.core.color import color_match, hex_to_lab
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.core.observations import FrameObs, TrackObs
+from shiftclipper_tracker.core.timeline import TimelineEntry
 from shiftclipper_tracker.decode import iter_frames, video_info
 from shiftclipper_tracker.pipeline import (
     DECODE_MAX_HEIGHT,
@@ -79,26 +82,37 @@ def record(
     return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuning.detect_fps, frames=frames)
 
 
-def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED) -> tuple[list, list, int]:
-    """Segments and timeline the core gives on this recording (reads only where it asks for them), and how
-    many OCR runs it asked for (the live pipeline's OCR cost; an upper bound: a crop too small to read costs
+@dataclasses.dataclass
+class Replayed:
+    segments: list[Segment]
+    timeline: list[TimelineEntry]
+    ocr_runs: int
+    """OCR runs the core asked for (the live pipeline's OCR cost; an upper bound: a crop too small to read costs
     nothing there)."""
+    frames_fed: int
+    """Frames shown to the core (the others skipped by `SpeedOptions.settled_stride`, as the pipeline would)."""
+
+
+def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED) -> Replayed:
+    """What the core gives on this recording, with reads only where it asks for them."""
     tuning = setup.effective_tuning()
     if abs(tuning.detect_fps - rec.detect_fps) > 1e-6:
         raise SystemExit(f"recorded at detect_fps {rec.detect_fps}, setup wants {tuning.detect_fps}")
     core = TrackingCore(setup, tuning, rec.fps)
-    segments = []
-    asks = skip = 0
+    out = Replayed([], [], 0, 0)
+    skip = 0
     for frame in rec.frames:
-        if skip > 0:  # left undetected, as the pipeline does while the target is locked
+        if skip > 0:  # left undetected, as the pipeline does while nothing is searched
             skip -= 1
             continue
         shown, asked = _shown(core, frame, speed)
-        asks += asked
-        segments += core.update(shown)
+        out.ocr_runs += asked
+        out.frames_fed += 1
+        out.segments += core.update(shown)
         skip = frames_to_skip(core, speed)
-    segments += core.finish(rec.duration_s)
-    return segments, core.timeline, asks
+    out.segments += core.finish(rec.duration_s)
+    out.timeline = core.timeline
+    return out
 
 
 def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> tuple[FrameObs, int]:
@@ -132,12 +146,13 @@ def load(folder: Path) -> tuple[Recording, GroundTruth]:
 
 def evaluate(
     folder: Path, extra: dict[str, Any] | None = None, speed: SpeedOptions = DEFAULT_SPEED
-) -> tuple[Score, list, list, GroundTruth, int]:
+) -> tuple[Score, list[tuple[float, float]], Replayed, GroundTruth, int]:
+    """Score, predicted shifts, the replay, the truth and the number of recorded frames."""
     rec, truth = load(folder)
     setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, **(extra or {})})
-    segments, timeline, reads = replay(rec, setup, speed)
-    pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in segments]
-    return score(pairs, truth.shifts), pairs, timeline, truth, reads
+    run = replay(rec, setup, speed)
+    pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in run.segments]
+    return score(pairs, truth.shifts), pairs, run, truth, len(rec.frames)
 
 
 def _record_cmd(a: argparse.Namespace) -> None:
@@ -155,16 +170,17 @@ def _record_cmd(a: argparse.Namespace) -> None:
 
 def _replay_cmd(a: argparse.Namespace) -> None:
     for folder in a.folders:
-        s, pairs, timeline, truth, reads = evaluate(Path(folder), json.loads(a.setup), speed_options(a.speed))
+        s, pairs, run, truth, n_frames = evaluate(Path(folder), json.loads(a.setup), speed_options(a.speed))
         boundary = "n/a" if s.boundary_s is None else f"{s.boundary_s:.2f} s"
         print(
             f"{folder}: recall {s.recall:.3f} precision {s.precision:.3f} boundary {boundary} toi {s.toi_error:.3f}"
-            f" | {reads} OCR runs ({reads / truth.duration_s:.2f}/s)"
+            f" | {run.frames_fed}/{n_frames} frames fed, {run.ocr_runs} OCR runs"
+            f" ({run.ocr_runs / truth.duration_s:.2f}/s)"
         )
         print(f"  true      {[(round(x, 2), round(y, 2)) for x, y in truth.shifts]}")
         print(f"  predicted {pairs}")
         if a.verbose:
-            for e in timeline:
+            for e in run.timeline:
                 print("   ", msgspec.to_builtins(e))
 
 

@@ -114,27 +114,29 @@ def test_practice_clip_one_shift_with_stage_times() -> None:
     assert seg.end_s >= 9.5
     assert set(STAGES) | {"track"} <= set(out.stats.stage_seconds)
     assert out.stats.frames_detected > 0 and out.stats.ocr_reads > 0
-    # locked on #19 for most of the clip: every 2nd sampled frame is coasted, not detected
-    assert out.stats.frames_detected < 0.9 * out.stats.frames_decoded
+    # a close-up: the target is beside another skater nearly all the time, so nearly every frame is detected,
+    # but not all (a locked, clear target lets the next frame be coasted)
+    assert 0.8 * out.stats.frames_decoded < out.stats.frames_detected < out.stats.frames_decoded
 
 
 LOCKED, UNSURE = Decision(track_id=3, confidence=0.9), Decision(track_id=3, confidence=0.5)
 
 
 @pytest.mark.parametrize(
-    ("target", "searching", "when_idle", "skip"),
+    ("target", "crowded", "searching", "when_idle", "skip"),
     [
-        (LOCKED, False, True, 2),  # target seen and locked
-        (UNSURE, False, True, 0),  # target seen, identity not sure yet
-        (None, True, True, 0),  # someone to read, or the target to re-link
-        (None, False, True, 2),  # nothing in view hangs on the next frame
-        (None, False, False, 0),
-        (LOCKED, True, False, 2),
+        (LOCKED, False, False, True, 2),  # target seen, locked, clear of others
+        (LOCKED, True, False, True, 0),  # a skater beside it: ids may change hands
+        (UNSURE, False, False, True, 0),  # target seen, identity not sure yet
+        (None, False, True, True, 0),  # someone to read, or the target to re-link
+        (None, False, False, True, 2),  # nothing in view hangs on the next frame
+        (None, False, False, False, 0),
+        (LOCKED, False, True, False, 2),
     ],
 )
 def test_frames_to_skip_only_while_nothing_is_searched(
-    target: Decision | None, searching: bool, when_idle: bool, skip: int
+    target: Decision | None, crowded: bool, searching: bool, when_idle: bool, skip: int
 ) -> None:
-    core = SimpleNamespace(target=target, searching=searching)  # all `frames_to_skip` consults
+    core = SimpleNamespace(target=target, target_crowded=crowded, searching=searching)  # all it consults
     speed = SpeedOptions(settled_stride=3, locked_min_conf=0.75, stride_when_idle=when_idle)
     assert frames_to_skip(core, speed) == skip  # type: ignore[arg-type]

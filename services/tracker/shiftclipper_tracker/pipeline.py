@@ -52,10 +52,10 @@ class SpeedOptions:
     settled_stride: int = 2
     """While nothing hangs on the next frame, only every `settled_stride`-th sampled frame is detected and fed to
     the core (1: every frame); the skipped ones only advance the tracker's motion model (`PersonTracker.coast`).
-    Settled: the target seen and locked (confidence >= `locked_min_conf`), or no target in view and nothing
-    searched (`TrackingCore.searching`). While an identity is open, the pipeline runs at the full rate.
-    With the target-locked rule alone, 2 cut detection by 22 % on the 60 s generated game with the same shifts
-    and left the practice clip's shift at 1.0-10.6 s; 3 moved its end to 11.1 s."""
+    Settled: the target seen, locked (confidence >= `locked_min_conf`) and with no skater close beside it
+    (`TrackingCore.target_crowded`), or no target in view and nothing searched (`TrackingCore.searching`).
+    While an identity is open, the pipeline runs at the full rate. 3 moved the practice clip's shift end from
+    10.6 s to 11.1 s (before the crowding rule), so it is 2."""
     locked_min_conf: float = 0.75
     stride_when_idle: bool = True
     """Also stride while the target is not in view and nothing is searched (False: only while it is locked)."""
@@ -159,11 +159,12 @@ def track_video(
 
 
 def frames_to_skip(core: TrackingCore, speed: SpeedOptions) -> int:
-    """How many sampled frames to leave undetected after this one: `settled_stride - 1` while the target is seen
-    and locked, or while it is not in view and nothing is being searched; else none."""
+    """How many sampled frames to leave undetected after this one: `settled_stride - 1` while the target is seen,
+    locked and clear of other skaters (a crossing needs every frame to see ids change hands), or while it is not
+    in view and nothing is being searched; else none."""
     target = core.target
     if target is not None:
-        settled = target.confidence >= speed.locked_min_conf
+        settled = target.confidence >= speed.locked_min_conf and not core.target_crowded
     else:
         settled = speed.stride_when_idle and not core.searching
     return speed.settled_stride - 1 if settled else 0

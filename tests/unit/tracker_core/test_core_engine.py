@@ -284,3 +284,18 @@ def test_searching_while_an_identity_is_open_or_the_target_is_being_relinked() -
     assert states[4.0]  # the target appears, not locked yet
     assert states[6.5]  # the target just vanished: re-linking it is still open
     assert not states[round(6.0 + tuning().lost_timeout_s + 0.5, 1)]  # given up: nothing to search
+
+
+def test_target_crowded_when_another_skater_comes_close() -> None:
+    """Frames beside a crossing are where ids change hands: the pipeline must not skip them."""
+    target = Player("19", RED, [(0, 10, 1)], x=lambda t: 0.5)
+    passer = Player("7", WHITE, [(0, 10, 2)], x=lambda t: 0.9 - 0.05 * t)  # 0.9 -> 0.4 across 10 s
+    core = TrackingCore(setup(), tuning(), 30.0)
+    rng = random.Random(0)
+    crowded = {}
+    for k in range(0, 101):
+        frame = frame_at(k, [target, passer], core, rng, 0.0)
+        core.update(frame)
+        crowded[frame.t] = (core.target is not None, core.target_crowded)
+    assert crowded[3.0] == (True, False)  # locked, the passer 0.25 away (6 box widths)
+    assert crowded[7.5] == (True, True)  # 0.025 away: boxes (0.04 wide) within half a width

@@ -134,6 +134,12 @@ class TrackingCore:
         return t is not None and bool(self.voter.open_tracks(t))
 
     @property
+    def target_crowded(self) -> bool:
+        """Whether the target seen on the last frame has another skater close beside it (`crowded`)."""
+        t, target = self.machine.state.last_t, self.state.target
+        return t is not None and target is not None and self.voter.crowded(target.track_id, t)
+
+    @property
     def last_frame_index(self) -> int | None:
         """The last frame folded in: a restored core resumes decoding after it."""
         return self.state.last_frame_index

@@ -51,3 +51,9 @@ def overlap_of_smaller(a: Box, b: Box) -> float:
         return 0.0
     smaller = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
     return w * h / smaller if smaller > 0 else 0.0
+
+
+def widen(box: Box, factor: float) -> Box:
+    """The box grown sideways by `factor` of its width on each side (heights are left alone)."""
+    pad = (box[2] - box[0]) * factor
+    return box[0] - pad, box[1], box[2] + pad, box[3]
