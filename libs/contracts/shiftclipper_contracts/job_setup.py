@@ -71,7 +71,8 @@ class Tuning(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     vote_threshold: Annotated[float, msgspec.Meta(gt=0.0, le=100.0)]
     """Confidence-weighted votes a track needs (net of votes for other numbers) to be the target."""
     color_max_distance: Annotated[float, msgspec.Meta(gt=0.0, le=200.0)]
-    """Largest CIELAB distance between torso colour and jersey colour for a track to count."""
+    """Largest CIELAB distance between torso colour and jersey colour for a track to count (lightness and chroma
+    losses weigh less: shading); a torso more than 45 degrees of hue away never counts, whatever the distance."""
     lost_timeout_s: Seconds
     """In `shifts` mode, how long the target may be unseen before its shift ends (at the last sighting)."""
     gap_merge_s: Seconds
