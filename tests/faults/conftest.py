@@ -89,8 +89,14 @@ class Stack:
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("faults")
     infra = start_infra(root / "infra", ack_wait_s=ACK_WAIT_S, max_attempts=MAX_ATTEMPTS)
+    # checkpoints every wall second: the practice clip takes ~10 s to track, the default 10 s cadence left the
+    # kill test racing the job's end for its one checkpoint
     env = service_env(
-        infra.config, SHIFTCLIPPER_MODEL_PATH=str(TFLITE_MODEL), SHIFTCLIPPER_LOG_JSON="false", PYTHONUNBUFFERED="1"
+        infra.config,
+        SHIFTCLIPPER_MODEL_PATH=str(TFLITE_MODEL),
+        SHIFTCLIPPER_LOG_JSON="false",
+        SHIFTCLIPPER_CHECKPOINT_EVERY_S="1",
+        PYTHONUNBUFFERED="1",
     )
     made = Stack(infra, root / "logs", env)
     try:

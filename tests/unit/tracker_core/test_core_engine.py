@@ -6,9 +6,10 @@ import math
 import random
 
 import pytest
-from tc_streams import DARK_RED, RED, WHITE, Player, drive, frame_at, setup, spans, tuning
+from tc_streams import DARK_RED, RED, WHITE, Player, drive, frame_at, lab_of, setup, spans, tuning
 
 from shiftclipper_tracker.core.engine import TrackingCore
+from shiftclipper_tracker.core.observations import FrameObs, NumberRead, TrackObs
 
 STEP = 0.1  # processed-frame interval (detect_fps 10)
 
@@ -271,8 +272,8 @@ def test_searching_while_an_identity_is_open_or_the_target_is_being_relinked() -
     """`searching` is what lets the pipeline slow down: only when no answer hangs on the next frame."""
     core = TrackingCore(setup(), tuning(), 30.0)
     rng = random.Random(0)
-    teammate = Player("7", RED, [(0, 3, 1)])
-    opponent = Player("19", WHITE, [(0, 30, 2)])
+    teammate = Player("7", RED, [(0, 3, 1)], x=lambda t: 0.2)
+    opponent = Player("19", WHITE, [(0, 30, 2)], x=lambda t: 0.8)
     target = Player("19", RED, [(4, 6, 3)])
     states = {}
     for k in range(0, 161):
@@ -284,6 +285,11 @@ def test_searching_while_an_identity_is_open_or_the_target_is_being_relinked() -
     assert states[4.0]  # the target appears, not locked yet
     assert states[6.5]  # the target just vanished: re-linking it is still open
     assert not states[round(6.0 + tuning().lost_timeout_s + 0.5, 1)]  # given up: nothing to search
+    near = Player("7", RED, [(0, 3, 4)], x=lambda t: 0.79)  # a decided teammate beside the opponent
+    core = TrackingCore(setup(), tuning(), 30.0)
+    for k in range(0, 26):
+        core.update(frame_at(k, [near, opponent], core, rng, 0.0))
+    assert core.searching  # decided, but the target could take its id where the two boxes meet
 
 
 def test_target_crowded_when_another_skater_comes_close() -> None:
@@ -299,3 +305,32 @@ def test_target_crowded_when_another_skater_comes_close() -> None:
         crowded[frame.t] = (core.target is not None, core.target_crowded)
     assert crowded[3.0] == (True, False)  # locked, the passer 0.25 away (6 box widths)
     assert crowded[7.5] == (True, True)  # 0.025 away: boxes (0.04 wide) within half a width
+
+
+def _stream(core: TrackingCore, colour_at: object, until: float, read_until: float = 3.0) -> list:
+    """One skater (track 1) reading "19" until `read_until`, torso colour `colour_at(t)`, every 0.1 s."""
+    segments = []
+    for k in range(round(until * 10) + 1):
+        t = round(k / 10, 6)
+        lab = lab_of(colour_at(t))  # type: ignore[operator]
+        read = NumberRead(number="19", confidence=0.9) if t <= read_until and core.needs_read(1, t, lab) else None
+        obs = TrackObs(track_id=1, box=(0.48, 0.5, 0.52, 0.62), det_conf=0.8, torso_lab=lab, read=read)
+        segments += core.update(FrameObs(frame_index=k, t=t, tracks=[obs]))
+    return segments + core.finish(until)
+
+
+def test_a_skater_passing_in_front_for_two_frames_does_not_change_the_targets_colour() -> None:
+    """Two spoiled torso samples (a white skater merged into the target's box) must not unlock it."""
+    core = TrackingCore(setup(), tuning(), 30.0)
+    segments = _stream(core, lambda t: WHITE if 5.0 <= t < 5.2 else RED, 10.0)
+    assert [(s.start_s, s.end_s) for s in segments] == [(0.0, 10.0)]
+    assert "unlocked" not in [e.kind for e in core.timeline]
+
+
+def test_an_id_taken_over_by_another_colour_ends_the_shift_where_the_colour_changed() -> None:
+    """The target's own reads made it the target; from 6 s its id follows a white skater: the shift ends there
+    (not retracted whole, not carried on by hysteresis)."""
+    core = TrackingCore(setup(), tuning(), 30.0)
+    segments = _stream(core, lambda t: WHITE if t >= 6.0 else RED, 12.0)
+    assert [(s.start_s, s.end_s) for s in segments] == [(0.0, 6.0)]  # its first white sample
+    assert "truncated" in [e.kind for e in core.timeline]

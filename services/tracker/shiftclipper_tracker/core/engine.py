@@ -127,11 +127,15 @@ class TrackingCore:
     @property
     def searching(self) -> bool:
         """Whether an identity is being looked for on the last frame: the target lost a moment ago and not
-        given up yet (re-linking), or a track in the jersey colour in view whose identity is still open."""
+        given up yet (re-linking), or a track in the jersey colour in view whose identity is still open or that
+        has another skater beside it (the target may take its id there)."""
         voter, t = self.voter.state, self.machine.state.last_t
         if voter.target_id is not None and voter.lost_t is not None:
             return True
-        return t is not None and bool(self.voter.open_tracks(t))
+        if t is None:
+            return False
+        coloured = [i for i, tr in voter.tracks.items() if tr.last_t == t and tr.color_score > 0.0]
+        return bool(self.voter.open_tracks(t)) or any(self.voter.crowded(i, t) for i in coloured)
 
     @property
     def target_crowded(self) -> bool:

@@ -83,7 +83,11 @@ CROWD_MARGIN = 0.5
 0.2-0.5 box widths in a sampled frame, so one skipped frame could hide the whole overlap of a crossing. On the
 5-minute seed-3 game, skipping frames beside a crossing lost a hand-over (a shift end 14 s late); 0.25-1.0 all
 fixed it, 0.5 skips 25 % of the frames there, 1.0 only 23 %."""
-COLOR_EMA = 0.3
+COLOR_SAMPLES = 7
+"""A track's colour is the per-channel median of its last this many torso samples: a skater passing in front
+(often merged into one box with it, so no overlap shows) spoils a few samples, which a median ignores and an
+average does not (with the hue gate, an average flipped the target to "another team" mid-shift and lost 18 s
+of it); a real change of wearer wins after half of them."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
@@ -117,6 +121,9 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     last_t: float
     box: Box
     lab: Lab | None = None
+    """Median of `labs`: the colour the gate judges."""
+    labs: list[tuple[float, Lab]] = []
+    """The latest torso samples (COLOR_SAMPLES), with their times."""
     color_score: float = 0.0
     support: float = 0.0
     """Confidence sums of full reads of the target, lone-digit (partial) reads, and other numbers."""
@@ -299,7 +306,8 @@ class IdentityVoter:
             self.state.tracks[obs.track_id] = tr
         tr.last_t, tr.box = t, obs.box
         if obs.torso_lab is not None:
-            tr.lab = _blend(tr.lab, obs.torso_lab)
+            tr.labs = [*tr.labs[-(COLOR_SAMPLES - 1) :], (t, obs.torso_lab)]
+            tr.lab = _median([lab for _, lab in tr.labs])
             tr.color_score = self.color_score(tr.lab)
         used = False
         if obs.read is not None:
@@ -368,11 +376,16 @@ class IdentityVoter:
 
     def split_time(self, track_id: int) -> float | None:
         """For a track that just lost the target identity: when it stopped following the target, if its
-        reads show a clear hand-over (target reads worth vote_threshold, then only conflicting ones), else
-        None (it probably never was the target). The track's evidence restarts from the hand-over."""
+        colour changed under it (`_recoloured_at`) or its reads show a clear hand-over (target reads worth
+        vote_threshold, then only conflicting ones), else None (it probably never was the target). The
+        track's evidence restarts from the hand-over."""
         tr = self.state.tracks.get(track_id)
         if tr is None:
             return None
+        recoloured = self._recoloured_at(tr)
+        if recoloured is not None:
+            tr.support, tr.partial, tr.superset, tr.conflict, tr.reads, tr.since = 0.0, 0.0, 0.0, 0.0, [], recoloured
+            return recoloured
         after = _trailing(tr.reads, None)
         before = tr.reads[: len(tr.reads) - len(after)]
         if not before or not after or after[0][2] != ReadKind.conflict.value:
@@ -383,6 +396,18 @@ class IdentityVoter:
         tr.support, tr.partial, tr.superset, tr.reads, tr.since = 0.0, 0.0, 0.0, after, split
         tr.conflict = -sum(w for _, w, _ in after)
         return split
+
+    def _recoloured_at(self, tr: TrackIdentity) -> float | None:
+        """For a track its own reads made the target (support worth vote_threshold) whose colour now fails the
+        gate: when its torso samples started failing it (the id went to a skater of another colour there)."""
+        if tr.color_score > 0.0 or tr.support < self.threshold:
+            return None
+        failing = 0
+        for _, lab in reversed(tr.labs):
+            if self.color_score(lab) > 0.0:
+                break
+            failing += 1
+        return tr.labs[-failing][0] if failing else None
 
     def _apply_clicks(self, t: float, tracks: list[TrackObs], log: list[TimelineEntry]) -> None:
         st = self.state
@@ -495,11 +520,11 @@ def _click_target(tracks: list[TrackObs], x: float, y: float) -> int | None:
     return min(hits)[1] if hits else None
 
 
-def _blend(old: Lab | None, new: Lab | None) -> Lab | None:
-    if old is None or new is None:
-        return new if old is None else old
-    a = COLOR_EMA
-    return (old[0] * (1 - a) + new[0] * a, old[1] * (1 - a) + new[1] * a, old[2] * (1 - a) + new[2] * a)
+def _median(labs: list[Lab]) -> Lab:
+    """Per-channel median (the lower middle of an even count: a real sample, never an average)."""
+    mid = (len(labs) - 1) // 2
+    l_, a, b = (sorted(channel)[mid] for channel in zip(*labs, strict=True))
+    return (l_, a, b)
 
 
 def _or_inf(value: float | None) -> float:
