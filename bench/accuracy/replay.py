@@ -41,7 +41,7 @@ from shiftclipper_tracker.pipeline import (
 )
 from shiftclipper_tracker.torso import player_crop, torso_lab
 
-from .generate import GroundTruth, generate
+from .generate import DEFAULT_TARGET_FILES, GroundTruth, generate
 from .run import MODEL, SPEED_HELP, speed_options
 from .score import Score, score
 
@@ -160,7 +160,8 @@ def _record_cmd(a: argparse.Namespace) -> None:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         video = Path(tmp) / "game.mp4"
-        truth = generate(video, seconds=a.seconds, seed=a.seed, similar_numbers=True)
+        files = None if a.all_target_crops else DEFAULT_TARGET_FILES
+        truth = generate(video, seconds=a.seconds, seed=a.seed, similar_numbers=True, target_files=files)
         models = Models(load_config({}, model_path=str(MODEL)))
         rec = record(video, truth.color, models, tuning=json.loads(a.tuning))
     (out / "obs.json").write_bytes(msgspec.json.encode(rec))
@@ -192,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", type=int, default=1)
     r.add_argument("--out", required=True)
     r.add_argument("--tuning", default="{}", help="preset overrides, e.g. '{\"detect_fps\": 5}'")
+    r.add_argument(
+        "--all-target-crops",
+        action="store_true",
+        help="draw the target with every legible crop of its number in turn (weaker reads), not the clean one",
+    )
     q = sub.add_parser("replay")
     q.add_argument("folders", nargs="+")
     q.add_argument("--setup", default="{}")
