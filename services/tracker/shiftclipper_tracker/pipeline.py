@@ -163,8 +163,8 @@ def track_video(
 
 def frames_to_skip(core: TrackingCore, speed: SpeedOptions) -> int:
     """How many sampled frames to leave undetected after this one: `settled_stride - 1` while the target is seen,
-    locked and clear of other skaters (a crossing needs every frame to see ids change hands), or while it is not
-    in view and nothing is being searched; else none."""
+    locked and clear of other skaters (a crossing needs every frame to see ids change hands), or (with
+    `stride_when_idle`) while it is not in view and nothing is being searched; else none."""
     target = core.target
     if target is not None:
         settled = target.confidence >= speed.locked_min_conf and not core.target_crowded

@@ -81,8 +81,8 @@ CROSSINGS_KEPT = 24
 CROWD_MARGIN = 0.5
 """A track is crowded when another box comes within this many of its box widths, sideways: skaters close
 0.2-0.5 box widths in a sampled frame, so one skipped frame could hide the whole overlap of a crossing. On the
-5-minute seed-3 game, skipping frames beside a crossing lost a hand-over (a shift end 14 s late); 0.25-1.0 all
-fixed it, 0.5 skips 25 % of the frames there, 1.0 only 23 %."""
+5-minute seed-3 game, skipping frames beside a crossing lost a hand-over (a shift end 14 s late); margins of
+0.25 to 1.0 all fixed it (1.0 skipping the fewest frames), 0.5 is the middle."""
 COLOR_SAMPLES = 7
 """A track's colour is the per-channel median of its last this many torso samples: a skater passing in front
 (often merged into one box with it, so no overlap shows) spoils a few samples, which a median ignores and an
