@@ -45,13 +45,24 @@ def _children_of(pid: int) -> list[int]:
     return [int(x) for x in out.split()]
 
 
+def _all_children(pid: int, expected: int, timeout: float = 30.0) -> list[int]:
+    """The supervisor restarts a child that exits (a tracker with no weights exits at start, then waits out a
+    back-off before its restart), so the count is polled rather than read once."""
+    deadline = time.monotonic() + timeout
+    children = _children_of(pid)
+    while len(children) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+        children = _children_of(pid)
+    return children
+
+
 def test_up_restart_keeps_jobs(tmp_path):
     data_dir, port = tmp_path / "data", free_port()
     proc, info = _up(data_dir, port)
     key = info["api_key"].partition(":")[2]
     client = httpx.Client(base_url=info["api_url"], headers={"X-API-Key": key}, timeout=30)
     job_id = client.post("/jobs", json={"name": "persisted"}).json()["job_id"]
-    children = _children_of(proc.pid)
+    children = _all_children(proc.pid, 5)
     assert len(children) == 5  # nats, s3, api, tracker, exporter
     proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
