@@ -59,12 +59,14 @@ def _all_children(pid: int, expected: int, timeout: float = 30.0) -> list[int]:
 def test_up_restart_keeps_jobs(tmp_path):
     data_dir, port = tmp_path / "data", free_port()
     proc, info = _up(data_dir, port)
-    key = info["api_key"].partition(":")[2]
-    client = httpx.Client(base_url=info["api_url"], headers={"X-API-Key": key}, timeout=30)
-    job_id = client.post("/jobs", json={"name": "persisted"}).json()["job_id"]
-    children = _all_children(proc.pid, 5)
-    assert len(children) == 5  # nats, s3, api, tracker, exporter
-    proc.send_signal(signal.SIGINT)
+    try:
+        key = info["api_key"].partition(":")[2]
+        client = httpx.Client(base_url=info["api_url"], headers={"X-API-Key": key}, timeout=30)
+        job_id = client.post("/jobs", json={"name": "persisted"}).json()["job_id"]
+        children = _all_children(proc.pid, 5)
+        assert len(children) == 5  # nats, s3, api, tracker, exporter
+    finally:  # a failed assertion must not leave the stack running
+        proc.send_signal(signal.SIGINT)
     assert proc.wait(60) == 0
     assert all(not Path(f"/proc/{pid}").exists() for pid in children)
 
