@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Callable
 
 import pytest
 from tc_streams import DARK_RED, RED, WHITE, Player, drive, frame_at, lab_of, setup, spans, tuning
 
+from shiftclipper_contracts.events import Segment
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.core.observations import FrameObs, NumberRead, TrackObs
 
@@ -307,12 +309,14 @@ def test_target_crowded_when_another_skater_comes_close() -> None:
     assert crowded[7.5] == (True, True)  # 0.025 away: boxes (0.04 wide) within half a width
 
 
-def _stream(core: TrackingCore, colour_at: object, until: float, read_until: float = 3.0) -> list:
+def _stream(
+    core: TrackingCore, colour_at: Callable[[float], tuple[int, int, int]], until: float, read_until: float = 3.0
+) -> list[Segment]:
     """One skater (track 1) reading "19" until `read_until`, torso colour `colour_at(t)`, every 0.1 s."""
     segments = []
     for k in range(round(until * 10) + 1):
         t = round(k / 10, 6)
-        lab = lab_of(colour_at(t))  # type: ignore[operator]
+        lab = lab_of(colour_at(t))
         read = NumberRead(number="19", confidence=0.9) if t <= read_until and core.needs_read(1, t, lab) else None
         obs = TrackObs(track_id=1, box=(0.48, 0.5, 0.52, 0.62), det_conf=0.8, torso_lab=lab, read=read)
         segments += core.update(FrameObs(frame_index=k, t=t, tracks=[obs]))

@@ -132,10 +132,7 @@ class TrackingCore:
         voter, t = self.voter.state, self.machine.state.last_t
         if voter.target_id is not None and voter.lost_t is not None:
             return True
-        if t is None:
-            return False
-        coloured = [i for i, tr in voter.tracks.items() if tr.last_t == t and tr.color_score > 0.0]
-        return bool(self.voter.open_tracks(t)) or any(self.voter.crowded(i, t) for i in coloured)
+        return t is not None and self.voter.searching_at(t)
 
     @property
     def target_crowded(self) -> bool:

@@ -243,13 +243,15 @@ class IdentityVoter:
         disputed = bool(tr.reads) and (tr.reads[-1][1] > 0) != (self.own_net(tr) > 0)
         return not crossed and not disputed and self._decided(tr)
 
-    def open_tracks(self, t: float) -> list[int]:
-        """Tracks seen at `t` in the jersey colour whose identity is still open: neither decided either way nor
-        backing off (see `needs_read`). None open and the target not in view: nothing is being searched."""
-        return sorted(
-            i
+    def searching_at(self, t: float) -> bool:
+        """Whether a track seen at `t` in the jersey colour still matters for the next frame: its identity is
+        open (neither decided either way nor backing off, see `needs_read`) or another skater is beside it
+        (the target may take its id there)."""
+        return any(
+            tr.last_t == t
+            and tr.color_score > 0.0
+            and ((not self._decided(tr) and not self._backs_off(tr)) or self.crowded(i, t))
             for i, tr in self.state.tracks.items()
-            if tr.last_t == t and tr.color_score > 0.0 and not self._decided(tr) and not self._backs_off(tr)
         )
 
     def crowded(self, track_id: int, t: float) -> bool:
