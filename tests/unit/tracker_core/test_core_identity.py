@@ -7,7 +7,14 @@ from tc_streams import RED, WHITE, tuning
 
 from shiftclipper_contracts.job_setup import SeedClick
 from shiftclipper_tracker.core.color import hex_to_lab, rgb_to_lab
-from shiftclipper_tracker.core.identity import IDLE_GRACE, RECHECK_FACTOR, IdentityVoter, ReadKind, classify_read
+from shiftclipper_tracker.core.identity import (
+    IDLE_GRACE,
+    RECHECK_FACTOR,
+    Decision,
+    IdentityVoter,
+    ReadKind,
+    classify_read,
+)
 from shiftclipper_tracker.core.observations import NumberRead, TrackObs
 
 TEAM = hex_to_lab("#c8102e")
@@ -123,6 +130,19 @@ def test_relink_inherits_with_reduced_confidence_then_confirms() -> None:
     assert confirmed is not None and confirmed.track_id == 5
     v.observe(1.4, [obs(5, x=0.55, read=("19", 0.9))])
     assert v.state.tracks[5].inherited == 0.0
+
+
+def test_relink_fades_with_the_time_the_target_was_unseen() -> None:
+    def relinked_after(gap: float) -> Decision | None:
+        v = voter()
+        for k in range(4):
+            v.observe(k * 0.1, [obs(1, read=("19", 0.9))])
+        v.observe(0.4, [])  # target lost at 0.3
+        return v.observe(0.3 + gap, [obs(5, x=0.55)])[0]
+
+    soon, later = relinked_after(0.7), relinked_after(2.0)
+    assert soon is not None and later is not None and later.confidence < soon.confidence
+    assert relinked_after(4.0) is None  # any skater of the colour is in reach by then: no free identity
 
 
 def test_relink_refused_far_away_or_for_old_tracks() -> None:

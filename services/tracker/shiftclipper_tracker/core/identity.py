@@ -46,6 +46,12 @@ RELINK_DECAY = 0.7
 RELINK_MIN_CONF = 0.25
 RELINK_RADIUS = (0.15, 0.35, 0.6)
 """Base radius, growth per second lost, cap (normalised units): skating plus camera pan."""
+RELINK_HALF_LIFE_S = 2.0
+"""The inherited confidence also halves for every this many seconds between the loss and the new track's first
+sighting: the radius reaches its cap after 1.3 s, and then any skater of the team's colour who comes into view
+is in reach. With RELINK_DECAY and RELINK_MIN_CONF, a firmly locked target is re-linked up to about 3 s after
+it was lost; later, a track must earn the identity with its own reads. (On the 60 s benchmark game a skater
+first seen 4.8 s after the target went off inherited it and carried the shift to the end of the video.)"""
 RECHECK_FACTOR = 5.0
 """Tracks decided with a wide margin are still re-read, this many OCR intervals apart (id switches)."""
 IDLE_GRACE = 2
@@ -434,23 +440,25 @@ class IdentityVoter:
             return
         if any(self.is_locked(st.tracks[i]) for i in present):
             return
-        inherit = st.target_conf * RELINK_DECAY
-        if inherit < RELINK_MIN_CONF:
+        if st.target_conf * RELINK_DECAY < RELINK_MIN_CONF:
             return
-        best: tuple[float, int] | None = None
+        best: tuple[float, int, float] | None = None
         for i in sorted(present):
             tr = st.tracks[i]
             if tr.first_t <= st.lost_t or tr.color_score <= 0.0 or self.own_net(tr) < 0.0:
                 continue
+            gap = tr.first_t - st.lost_t
+            inherit = st.target_conf * RELINK_DECAY * 0.5 ** (gap / RELINK_HALF_LIFE_S)
             d = distance(tr.first_foot, st.lost_foot)
             base, per_s, cap = RELINK_RADIUS
-            if d <= min(cap, base + per_s * (tr.first_t - st.lost_t)) and (best is None or d < best[0]):
-                best = (d, i)
+            if inherit >= RELINK_MIN_CONF and d <= min(cap, base + per_s * gap) and (best is None or d < best[0]):
+                best = (d, i, inherit)
         if best is not None:
-            st.tracks[best[1]].inherited = inherit
+            _, i, inherit = best
+            st.tracks[i].inherited = inherit
             st.ocr_asked.pop(best[1], None)  # due for a read at once: its own number confirms or refutes
             note = f"from track {st.target_id}"
-            log.append(TimelineEntry(t=t, kind="relinked", track_id=best[1], confidence=round(inherit, 3), note=note))
+            log.append(TimelineEntry(t=t, kind="relinked", track_id=i, confidence=round(inherit, 3), note=note))
 
     def _update_locks(self, t: float, present: set[int], log: list[TimelineEntry]) -> None:
         for i in sorted(present):
