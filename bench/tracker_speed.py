@@ -7,7 +7,8 @@ Decode: full-rate decode to numpy (every frame converted to 1080p BGR, the naive
 downscaled `iter_frames`, on a generated 1080p30 clip (testsrc2 + noise, ~8 Mbit/s like a broadcast; the
 content is synthetic, which is fine for decode timing) and on the real practice clip when ../shared exists.
 Detect: ms/frame on real broadcast frames, Ultralytics running the export as shipped (640x640) vs our
-`PersonTracker` (the LiteRT graph rewritten for the frame's aspect) at imgsz 640, 512 and 352x640.
+`PersonTracker` (the graph rewritten for the frame's aspect) on each runtime (LiteRT, OpenVINO) at imgsz 640, 512
+and 352x640.
 RTF = wall time / video time.
 
 Pipeline (`--pipeline`): the whole `track_video` (broadcast preset) with our `SpeedOptions` vs the naive loop
@@ -141,7 +142,7 @@ def bench_decode(name: str, src: str, every_s: float, max_height: int) -> dict[s
 
 def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[dict[str, object]]:
     """Ms per frame on real 16:9 broadcast frames: Ultralytics running the export as shipped (fixed 640x640,
-    the baseline) vs our `PersonTracker` (LiteRT graph rewritten for the frame's aspect) at a few sizes."""
+    the baseline) vs our `PersonTracker` (graph rewritten for the frame's aspect) on each runtime at a few sizes."""
     from shiftclipper_tracker.decode import iter_frames
     from shiftclipper_tracker.detect import PersonTracker, _force_offline
 
@@ -152,13 +153,14 @@ def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[
 
     litert.NUM_THREADS = threads
     baseline = YOLO(str(TFLITE), task="detect")
-    tracker = PersonTracker(TFLITE, threads=threads)
+    trackers = {rt: PersonTracker(TFLITE, threads=threads, runtime=rt) for rt in ("litert", "openvino")}
     runs: list[tuple[str, object]] = [("ultralytics, export as shipped", 640)]
-    runs += [("ours", size) for size in (640, 512, (352, 640))]
+    runs += [(f"ours, {rt}", size) for rt in trackers for size in (640, 512, (352, 640))]
     rows: list[dict[str, object]] = []
     for name, imgsz in runs:
-        if name == "ours":
-            detect = lambda img, sz=imgsz: len(tracker.detect_batch([img], imgsz=sz)[0])  # type: ignore[misc]  # noqa: E731
+        tracker = trackers.get(name.removeprefix("ours, "))
+        if tracker is not None:
+            detect = lambda img, sz=imgsz, t=tracker: len(t.detect_batch([img], imgsz=sz)[0])  # type: ignore[misc]  # noqa: E731
         else:
             detect = lambda img: len(baseline.predict(img, imgsz=640, conf=0.1, classes=[0], verbose=False)[0])  # noqa: E731
         for img in frames[:2]:  # warm-up (and, for ours, building the interpreter for this size)
@@ -167,7 +169,7 @@ def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[
         persons = sum(detect(img) for img in frames)
         wall, cpu = clock.stop()
         ms, cpu_ms = wall / len(frames) * 1000, cpu / len(frames) * 1000
-        ran = tracker.input_size if name == "ours" else (640, 640)
+        ran = tracker.input_size if tracker is not None else (640, 640)
         row = {
             "runner": name,
             "imgsz_requested": imgsz,
@@ -187,7 +189,7 @@ def bench_detect(every_s: float, max_height: int, threads: int, n: int) -> list[
     print(
         "[detect] speed-up vs the export as shipped: "
         + ", ".join(
-            f"{r['imgsz_requested']}: {base / float(r['ms_per_frame']):.2f}x"
+            f"{r['runner']} {r['imgsz_requested']}: {base / float(r['ms_per_frame']):.2f}x"
             for r in rows[1:]  # type: ignore[arg-type]
         )
     )
@@ -302,7 +304,9 @@ def main() -> int:
     ap.add_argument("--seconds", type=float, default=30.0, help="length of the generated 1080p30 clip")
     ap.add_argument("--every-s", type=float, default=0.2, help="sampling interval of the tracker")
     ap.add_argument("--max-height", type=int, default=640)
-    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch and LiteRT threads")
+    ap.add_argument(
+        "--threads", type=int, default=os.cpu_count() or 1, help="torch and detector (LiteRT, OpenVINO) threads"
+    )
     ap.add_argument("--detect-frames", type=int, default=30)
     ap.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "shiftclipper_bench")
     ap.add_argument("--json", type=Path, help="also write the results here")
@@ -318,7 +322,7 @@ def main() -> int:
         "python": platform.python_version(),
         "cpu_count": os.cpu_count(),
         "torch_threads": torch.get_num_threads(),
-        "litert_threads": args.threads,
+        "detector_threads": args.threads,
         "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     print(f"[env] {env}")
@@ -351,7 +355,8 @@ def main() -> int:
 
     if BROADCAST.is_file() and TFLITE.is_file():
         results["detect"] = bench_detect(args.every_s, args.max_height, args.threads, args.detect_frames)
-        det = results["detect"][1]  # type: ignore[index]  # ours at imgsz 640 (the broadcast preset)
+        # ours on the default runtime at imgsz 640 (the broadcast preset)
+        det = next(r for r in results["detect"] if r["runner"] == "ours, openvino" and r["imgsz_requested"] == 640)  # type: ignore[union-attr, index]
         dec = decode_rows[0]["rtf_ours_sampled_downscaled"]
         total = float(dec) + float(det["detect_rtf_at_sampling"])
         print(

@@ -1,6 +1,7 @@
 """Shift-accuracy benchmark: generate a semi-synthetic game, track it, score the shifts (SPEC §5).
 
     .venv/bin/python -m bench.accuracy.run --seconds 60 --seed 1 [--preset broadcast --preset tactical]
+                                             [--runtime openvino --runtime litert]
     .venv/bin/python -m bench.accuracy.run --minutes 5 --seed 2 --keep bench/out/acc_5min.mp4
 
 Prints per preset: recall, precision, median boundary error, TOI error (targets: >= 0.95, >= 0.95,
@@ -32,6 +33,7 @@ from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.decode import video_info
 from shiftclipper_tracker.pipeline import Hooks, Models, SpeedOptions, track_video
+from shiftclipper_tracker.tflite_yolo import RUNTIMES
 
 from .generate import CROPS_DIR, SHARED, GroundTruth, generate
 from .score import Score, score
@@ -173,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
     p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
     p.add_argument("--speed", default="{}", help=SPEED_HELP)
+    p.add_argument(
+        "--runtime",
+        action="append",
+        choices=RUNTIMES,
+        help="detector runtime (repeat to compare on the same video in one run; default: the tracker's default)",
+    )
     p.add_argument("--no-similar", action="store_true", help="no teammate whose number contains the target's")
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
@@ -196,11 +204,14 @@ def main(argv: list[str] | None = None) -> int:
         else:
             truth = generate(video, seconds=seconds, seed=a.seed, similar_numbers=not a.no_similar)
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
-        models = Models(load_config({}, model_path=str(MODEL)))
         speed = speed_options(a.speed)
-        results = [track(models, truth, preset, json.loads(a.setup), speed) for preset in a.preset or ["broadcast"]]
-        for r in results:
-            print(report(truth, r, a.verbose))
+        results = []
+        for runtime in a.runtime or [""]:
+            models = Models(load_config({}, model_path=str(MODEL), detect_runtime=runtime))
+            for preset in a.preset or ["broadcast"]:
+                results.append(track(models, truth, preset, json.loads(a.setup), speed))
+                print(f"detector runtime: {models.detector.runtime}")
+                print(report(truth, results[-1], a.verbose))
     if a.json:
         out = {"truth": asdict(truth), "results": [asdict(r) for r in results]}
         Path(a.json).write_text(json.dumps(out, indent=1, default=str))

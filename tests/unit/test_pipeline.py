@@ -92,14 +92,16 @@ def test_prefetch_stops_the_producer_when_the_consumer_leaves_early() -> None:
 
 @pytest.mark.slow
 @pytest.mark.skipif(not (PRACTICE.is_file() and TFLITE.is_file()), reason="../shared (clip and model) absent")
-def test_practice_clip_one_shift_with_stage_times() -> None:
+@pytest.mark.parametrize("runtime", ["openvino", "litert"])
+def test_practice_clip_one_shift_with_stage_times(runtime: str) -> None:
     from shiftclipper_contracts.config import load_config
     from shiftclipper_contracts.events import TrackWork
     from shiftclipper_contracts.job_setup import setup_from_obj
     from shiftclipper_tracker.decode import video_info
     from shiftclipper_tracker.pipeline import Hooks, Models, track_video
 
-    models = Models(load_config({}, model_path=str(TFLITE)))
+    models = Models(load_config({"SHIFTCLIPPER_DETECT_RUNTIME": runtime}, model_path=str(TFLITE)))
+    assert models.detector.runtime == runtime
     info = video_info(str(PRACTICE))
     setup = setup_from_obj({"jersey_number": "19", "jersey_color": "red"})
     work = TrackWork(job_id="t", attempt=1, video_key="k", video=info, setup=setup)

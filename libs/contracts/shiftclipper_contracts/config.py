@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -66,6 +66,9 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Person detector weights (.pt, .onnx, .engine, .tflite)."""
     device: str = ""
     """Torch device for the tracker: empty = CUDA if available, else CPU."""
+    detect_runtime: Literal["", "openvino", "litert"] = ""
+    """What runs `.tflite` detector weights on the CPU: `openvino` (bf16 on CPUs that have it; 3x LiteRT on the
+    benchmark Xeon, docs/benchmarks.md) or `litert` (XNNPACK); empty = OpenVINO when installed, else LiteRT."""
     checkpoint_every_s: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = DEFAULT_CHECKPOINT_EVERY_S
     """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
     tracker loses; each checkpoint costs one KV write of a few KB."""

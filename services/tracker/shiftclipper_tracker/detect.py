@@ -5,7 +5,7 @@ Offline: importing this module puts Ultralytics in offline mode before Ultralyti
 flags, so neither the analytics/sync events, the hub, the pip auto-install in `check_requirements` nor a
 weights download can run. Weights must be a local file (`.pt`, `.onnx`, `.engine`, `.tflite`).
 
-Input size: `.tflite` weights (a YOLOv8 LiteRT export) are run by our own `LiteRTYolo`, which rewrites the
+Input size: `.tflite` weights (a YOLOv8 LiteRT export) are run by our own `TfliteYolo`, which rewrites the
 graph for any input size, so `imgsz` (the long side) really applies and a 16:9 frame is not letterboxed into
 a square; other formats go through Ultralytics' `predict`. `PersonTracker.input_size` says which size ran.
 
@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from .core.observations import Box
-from .litert_yolo import LiteRTYolo
+from .tflite_yolo import TfliteYolo
 
 PERSON_CLASS = 0
 """COCO class id of `person`."""
@@ -119,10 +119,12 @@ class PersonTracker:
         threads: int | None = None,
         track_buffer_s: float = 1.0,
         warmup: bool = True,
+        runtime: str = "",
     ) -> None:
-        """`threads`: CPU threads for LiteRT (default: every core; Ultralytics' own default is cpu_count - 1,
+        """`threads`: CPU threads for `.tflite` weights (default: every core; Ultralytics' own default is cpu_count - 1,
         i.e. ONE thread on a 2-core machine) and, when given, also `torch.set_num_threads`.
-        `track_buffer_s`: how long a lost track may be re-found under the same id (video seconds)."""
+        `track_buffer_s`: how long a lost track may be re-found under the same id (video seconds).
+        `runtime`: what runs `.tflite` weights, "openvino" or "litert" ("": OpenVINO when installed)."""
         path = Path(weights)
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise ValueError(f"unsupported weights format {path.suffix!r}; use one of {SUPPORTED_SUFFIXES}")
@@ -139,14 +141,14 @@ class PersonTracker:
         self.format = path.suffix.lower().lstrip(".")
         device = pick_device(device)
         if self.format == "tflite":
-            device = "cpu"  # LiteRT runs on the CPU (XNNPACK); a CUDA device would only add copies
+            device = "cpu"  # OpenVINO/LiteRT run it on the CPU; a CUDA device would only add copies
         self.device = device
         self.half = device.startswith("cuda") and self.format == "pt"
         self.threads = n_threads
         self.track_buffer_s = track_buffer_s
-        self._litert = LiteRTYolo(path, n_threads) if self.format == "tflite" else None
+        self._tflite = TfliteYolo(path, n_threads, runtime) if self.format == "tflite" else None
         self.model: Any = None
-        if self._litert is None:
+        if self._tflite is None:
             from ultralytics import YOLO
 
             self.model = YOLO(str(path), task="detect")
@@ -156,11 +158,16 @@ class PersonTracker:
             self.detect_batch([np.zeros((360, 640, 3), dtype=np.uint8)])
 
     @property
+    def runtime(self) -> str:
+        """What runs the network: "openvino" or "litert" (`.tflite` weights), else "ultralytics"."""
+        return self._tflite.runtime if self._tflite is not None else "ultralytics"
+
+    @property
     def input_size(self) -> tuple[int, int] | None:
         """(rows, cols) the network ran at on the last frame (`.tflite`, or a static export whose size
         Ultralytics imposes); None for dynamic models (`.pt`, dynamic ONNX) or before the first frame."""
-        if self._litert is not None:
-            return self._litert.last_input
+        if self._tflite is not None:
+            return self._tflite.last_input
         backend = getattr(self.model.predictor, "model", None)
         if backend is None or self.format == "pt" or getattr(backend, "dynamic", False):
             return None
@@ -193,10 +200,10 @@ class PersonTracker:
         """Persons on each BGR image (one forward pass per batch where the model allows it)."""
         if not images:
             return []
-        if self._litert is not None:  # batch 1 on LiteRT: one call per image
+        if self._tflite is not None:  # batch 1 on the CPU: one call per image
             out = []
             for img in images:
-                xyxy, scores = self._litert.detect(img, imgsz, conf, PERSON_CLASS)
+                xyxy, scores = self._tflite.detect(img, imgsz, conf, PERSON_CLASS)
                 out.append(Detections(xyxy, scores, img.shape[1], img.shape[0]))
             return out
         results = self.model.predict(

@@ -72,7 +72,7 @@ class Models:
     """Detector and jersey reader, loaded once per worker process."""
 
     def __init__(self, config: ServiceConfig) -> None:
-        self.detector = PersonTracker(config.model_path, config.device or None)
+        self.detector = PersonTracker(config.model_path, config.device or None, runtime=config.detect_runtime)
         self.reader = JerseyReader(engine=config.ocr_engine)
 
 

@@ -1,4 +1,4 @@
-"""YOLOv8 `.tflite` person detection at any input size, run directly on LiteRT (XNNPACK).
+"""YOLOv8 `.tflite` person detection at any input size, on OpenVINO (default) or LiteRT (XNNPACK).
 
 Ultralytics' own TFLite export bakes its post-processing for one input size into the graph (reshapes to
 8400 anchors, a DFL decode with constant anchor grids), so the model only runs at 640x640: a 16:9 frame
@@ -13,11 +13,21 @@ is letterboxed into a square and 44 % of the work is padding, and the `detect_im
 
 The rest of the graph is convolutions, pads, slices and concatenations along channels, which do not
 depend on the input size. A 1280x720 frame at `imgsz` 640 then runs at 384x640.
+
+The rewritten graph runs on either runtime (`RUNTIMES`). OpenVINO reads the `.tflite` itself and, on CPUs
+with bfloat16 units (AMX, AVX512-BF16), runs it in bf16 by its own default: 3x LiteRT on this project's
+Xeon, with the same boxes (docs/benchmarks.md); on other CPUs it runs float32, still ahead of XNNPACK here.
+LiteRT stays as the fallback where OpenVINO is not installed.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,8 +42,11 @@ IOU_THRESHOLD = 0.7
 """NMS IoU (Ultralytics' default for `predict`)."""
 MAX_DETECTIONS = 300
 KEPT_SIZES = 4
-"""Interpreters kept per process (one per input size; the least recently used goes first): a worker sees
-videos of a few frame sizes, and each interpreter holds its own copy of the weights (~13 MB)."""
+"""Compiled graphs kept per process (one per input size; the least recently used goes first): a worker sees
+videos of a few frame sizes, and each holds its own copy of the weights (~13 MB)."""
+
+HeadRunner = Callable[[np.ndarray], list[np.ndarray]]
+"""A graph compiled for one input size: `1 x rows x cols x 3` float input -> the three head outputs."""
 
 
 def _schema():
@@ -180,40 +193,89 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD) -> np
     return np.asarray(keep, np.int64).reshape(-1)
 
 
-class LiteRTYolo:
-    """A YOLOv8 `.tflite` detector for one class at any input size. One interpreter per input size, built on
-    first use and kept (a video has one frame size; at most KEPT_SIZES are kept)."""
+def default_runtime() -> str:
+    """OpenVINO when installed (the tracker extra installs it), else LiteRT."""
+    return "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
 
-    def __init__(self, path: str | Path, threads: int) -> None:
+
+@functools.cache
+def _openvino_core() -> Any:
+    import openvino
+
+    return openvino.Core()
+
+
+def _litert_runner(model: bytes, threads: int) -> HeadRunner:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_content=model, num_threads=threads)
+    it.allocate_tensors()
+    index = it.get_input_details()[0]["index"]
+    outputs = [d["index"] for d in it.get_output_details()]
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        it.set_tensor(index, x)
+        it.invoke()
+        return [it.get_tensor(i) for i in outputs]
+
+    return run
+
+
+def _openvino_runner(model: bytes, threads: int) -> HeadRunner:
+    core = _openvino_core()
+    with tempfile.TemporaryDirectory() as tmp:  # its TFLite front end reads files; compiling copies the weights
+        path = Path(tmp) / "yolo.tflite"
+        path.write_bytes(model)
+        compiled = core.compile_model(
+            core.read_model(path), "CPU", {"INFERENCE_NUM_THREADS": threads, "PERFORMANCE_HINT": "LATENCY"}
+        )
+    request = compiled.create_infer_request()
+    outputs = list(compiled.outputs)
+
+    def run(x: np.ndarray) -> list[np.ndarray]:
+        result = request.infer({0: x})
+        return [result[o] for o in outputs]  # views into the request's buffers: decoded before the next call
+
+    return run
+
+
+_RUNNERS: dict[str, Callable[[bytes, int], HeadRunner]] = {"openvino": _openvino_runner, "litert": _litert_runner}
+RUNTIMES = tuple(_RUNNERS)
+
+
+class TfliteYolo:
+    """A YOLOv8 `.tflite` detector for one class at any input size. One compiled graph per input size, built
+    on first use and kept (a video has one frame size; at most KEPT_SIZES are kept). `runtime`: "openvino",
+    "litert" or "" (`default_runtime()`)."""
+
+    def __init__(self, path: str | Path, threads: int, runtime: str = "") -> None:
+        self.runtime = runtime or default_runtime()
+        if self.runtime not in _RUNNERS:
+            raise ValueError(f"unknown detection runtime {runtime!r}; expected one of {RUNTIMES}")
         self._content = Path(path).read_bytes()
         self._threads = threads
-        self._interpreters: dict[tuple[int, int], object] = {}
+        self._runners: dict[tuple[int, int], HeadRunner] = {}
         self.last_input: tuple[int, int] | None = None
         rewrite_for_size(self._content, 64, 64)  # fail now, with a clear error, for a non-YOLOv8 file
 
-    def _interpreter(self, rows: int, cols: int):
+    def _runner(self, rows: int, cols: int) -> HeadRunner:
         key = (rows, cols)
-        it = self._interpreters.pop(key, None)
-        if it is None:
-            from ai_edge_litert.interpreter import Interpreter
-
-            it = Interpreter(model_content=rewrite_for_size(self._content, rows, cols), num_threads=self._threads)
-            it.allocate_tensors()
-            while len(self._interpreters) >= KEPT_SIZES:
-                del self._interpreters[next(iter(self._interpreters))]
-        self._interpreters[key] = it  # re-inserted last: dict order is the recency order
-        return it
+        run = self._runners.pop(key, None)
+        if run is None:
+            run = _RUNNERS[self.runtime](rewrite_for_size(self._content, rows, cols), self._threads)
+            while len(self._runners) >= KEPT_SIZES:
+                del self._runners[next(iter(self._runners))]
+        self._runners[key] = run  # re-inserted last: dict order is the recency order
+        return run
 
     def detect(
         self, image_bgr: np.ndarray, imgsz: int | tuple[int, int], conf: float, class_id: int = 0
     ) -> tuple[np.ndarray, np.ndarray]:
         """(N x 4 xyxy in image pixels, N scores) for `class_id`, after NMS, best first."""
         rows, cols = input_shape(image_bgr.shape[:2], imgsz)
-        it = self._interpreter(rows, cols)
+        run = self._runner(rows, cols)
         x, scale, top, left = letterbox(image_bgr, rows, cols)
-        it.set_tensor(it.get_input_details()[0]["index"], x[None])
-        it.invoke()
-        heads = [it.get_tensor(d["index"]) for d in it.get_output_details()]
+        heads = sorted(run(x[None]), key=lambda h: -h.shape[1])  # finest grid (stride 8) first
         self.last_input = (rows, cols)
         parts = [decode_level(h, s, class_id, conf) for h, s in zip(heads, STRIDES, strict=True)]
         boxes = np.concatenate([p[0] for p in parts])

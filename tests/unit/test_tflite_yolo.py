@@ -1,5 +1,5 @@
-"""Our LiteRT YOLOv8 runner: size arithmetic and decoding on synthetic head outputs; on the shared model,
-the rewritten graph against Ultralytics running the original export."""
+"""Our `.tflite` YOLOv8 runner: size arithmetic and decoding on synthetic head outputs; on the shared model,
+the rewritten graph on each runtime (OpenVINO, LiteRT) against Ultralytics running the original export."""
 
 from __future__ import annotations
 
@@ -10,7 +10,16 @@ import numpy as np
 import pytest
 
 from shiftclipper_tracker.decode import iter_frames
-from shiftclipper_tracker.litert_yolo import HEAD_CHANNELS, REG_MAX, decode_level, input_shape, nms, rewrite_for_size
+from shiftclipper_tracker.tflite_yolo import (
+    HEAD_CHANNELS,
+    REG_MAX,
+    RUNTIMES,
+    TfliteYolo,
+    decode_level,
+    input_shape,
+    nms,
+    rewrite_for_size,
+)
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 TFLITE = SHARED / "models" / "yolov8n_int8.tflite"
@@ -74,15 +83,38 @@ def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / (area(a)[:, None] + area(b)[None, :] - inter)
 
 
+def test_an_unknown_runtime_is_refused_with_the_choices() -> None:
+    with pytest.raises(ValueError, match="openvino"):
+        TfliteYolo(TFLITE, threads=1, runtime="tensorrt")
+
+
+def test_the_runtime_setting_accepts_only_known_runtimes() -> None:
+    import msgspec
+
+    from shiftclipper_contracts.config import load_config
+
+    assert load_config({}).detect_runtime == ""
+    assert load_config({"SHIFTCLIPPER_DETECT_RUNTIME": "litert"}).detect_runtime == "litert"
+    with pytest.raises(msgspec.ValidationError, match="detect_runtime"):
+        load_config({"SHIFTCLIPPER_DETECT_RUNTIME": "tensorrt"})
+
+
+def test_openvino_is_the_default_runtime_when_installed() -> None:
+    from shiftclipper_tracker.tflite_yolo import default_runtime
+
+    assert default_runtime() == "openvino"  # the tracker extra installs it
+
+
 @needs_model
 @pytest.mark.slow
+@pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize(
     "clip", ["nhl_closeup_CHI_practice_tiktok_11s.mp4", "nhl_broadcast_BUF-EDM_2016-10-16_12s.mp4"]
 )
-def test_rewritten_graph_matches_ultralytics_on_the_original_export(clip: str) -> None:
-    """Same square input as Ultralytics' fixed 640x640 export: the confident persons agree box for box."""
+def test_rewritten_graph_matches_ultralytics_on_the_original_export(clip: str, runtime: str) -> None:
+    """Same square input as Ultralytics' fixed 640x640 export: the confident persons agree box for box (OpenVINO
+    runs bf16 on CPUs that have it)."""
     from shiftclipper_tracker.detect import _force_offline
-    from shiftclipper_tracker.litert_yolo import LiteRTYolo
 
     if not (MEDIA / clip).is_file():
         pytest.skip("shared footage absent")
@@ -90,7 +122,8 @@ def test_rewritten_graph_matches_ultralytics_on_the_original_export(clip: str) -
     from ultralytics import YOLO
 
     reference = YOLO(str(TFLITE), task="detect")
-    ours = LiteRTYolo(TFLITE, threads=2)
+    ours = TfliteYolo(TFLITE, threads=2, runtime=runtime)
+    assert ours.runtime == runtime
     matched = total = 0
     for frame in list(iter_frames(str(MEDIA / clip), 1.0, 720))[:5]:
         ref = reference.predict(frame.image, imgsz=640, conf=0.4, classes=[0], verbose=False)[0].boxes
@@ -107,16 +140,16 @@ def test_rewritten_graph_matches_ultralytics_on_the_original_export(clip: str) -
 
 @needs_model
 @pytest.mark.slow
-def test_interpreters_are_kept_per_input_size_least_recently_used_first_out() -> None:
-    from shiftclipper_tracker.litert_yolo import KEPT_SIZES, LiteRTYolo
+def test_compiled_graphs_are_kept_per_input_size_least_recently_used_first_out() -> None:
+    from shiftclipper_tracker.tflite_yolo import KEPT_SIZES
 
-    det = LiteRTYolo(TFLITE, threads=1)
+    det = TfliteYolo(TFLITE, threads=1)
     frame = np.zeros((64, 64, 3), np.uint8)
     sizes = [(64, 64 + 32 * k) for k in range(KEPT_SIZES + 1)]
     for size in sizes:
         det.detect(frame, size, conf=0.5)
-    kept = list(det._interpreters)
+    kept = list(det._runners)
     assert len(kept) == KEPT_SIZES and sizes[0] not in kept  # the oldest went
-    first = det._interpreters[sizes[1]]
+    first = det._runners[sizes[1]]
     det.detect(frame, sizes[1], conf=0.5)  # reused, and now the most recent
-    assert det._interpreters[sizes[1]] is first and list(det._interpreters)[-1] == sizes[1]
+    assert det._runners[sizes[1]] is first and list(det._runners)[-1] == sizes[1]
