@@ -12,7 +12,7 @@ import ast
 import inspect
 import sys
 from pathlib import Path
-from typing import Annotated, get_args, get_origin
+from typing import Annotated, Literal, get_args, get_origin
 
 import msgspec
 
@@ -59,6 +59,8 @@ def _type_and_constraints(tp: object) -> tuple[str, str]:
                 for attr, sym in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<")):
                     if (value := getattr(item, attr)) is not None:
                         constraints.append(f"{sym} {value:,}".replace(",", "_"))
+    if get_origin(tp) is Literal:
+        return "str", "one of " + ", ".join(f"`{v}`" if v else "*(empty)*" for v in get_args(tp))
     return getattr(tp, "__name__", str(tp)), ", ".join(constraints)
 
 
