@@ -1,7 +1,7 @@
 """Shift-accuracy benchmark: generate a semi-synthetic game, track it, score the shifts (SPEC §5).
 
     .venv/bin/python -m bench.accuracy.run --seconds 60 --seed 1 [--preset broadcast --preset tactical]
-                                             [--runtime openvino --runtime litert]
+                                             [--runtime openvino --runtime litert] [--size 1920x1080]
     .venv/bin/python -m bench.accuracy.run --minutes 5 --seed 2 --keep bench/out/acc_5min.mp4
 
 Prints per preset: recall, precision, median boundary error, TOI error (targets: >= 0.95, >= 0.95,
@@ -172,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     length.add_argument("--seconds", type=float)
     length.add_argument("--minutes", type=float)
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--size", default="1280x720", help="frame size of the generated game, WIDTHxHEIGHT")
     p.add_argument("--preset", action="append", choices=["broadcast", "broadcast_wide", "tactical"])
     p.add_argument("--setup", default="{}", help="extra JSON setup fields (e.g. tuning overrides)")
     p.add_argument("--speed", default="{}", help=SPEED_HELP)
@@ -202,7 +203,10 @@ def main(argv: list[str] | None = None) -> int:
             raw["size"] = tuple(raw["size"])
             truth = GroundTruth(**raw)
         else:
-            truth = generate(video, seconds=seconds, seed=a.seed, similar_numbers=not a.no_similar)
+            width, height = (int(v) for v in a.size.lower().split("x"))
+            truth = generate(
+                video, seconds=seconds, seed=a.seed, size=(width, height), similar_numbers=not a.no_similar
+            )
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         speed = speed_options(a.speed)
         results = []
