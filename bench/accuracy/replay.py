@@ -129,7 +129,7 @@ def _shown(core: TrackingCore, frame: FrameObs, speed: SpeedOptions) -> tuple[Fr
     chosen = pick_reads(
         candidates,
         speed.ocr_crops_per_frame,
-        lambda c: core.needs_read(c.track_id, frame.t, by_id[c.track_id].torso_lab),
+        lambda c: core.needs_read(c.track_id, frame.t, by_id[c.track_id].torso_lab, by_id[c.track_id].box),
     )
     keep = {c.track_id for c in chosen}
     tracks = [msgspec.structs.replace(o, read=o.read if o.track_id in keep else None) for o in frame.tracks]

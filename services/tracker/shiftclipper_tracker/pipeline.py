@@ -227,7 +227,7 @@ def _process_frame(
     wanted = pick_reads(
         candidates,
         speed.ocr_crops_per_frame,
-        lambda c: run.core.needs_read(c.track_id, frame.t, tracks[c.track_id].torso_lab),
+        lambda c: run.core.needs_read(c.track_id, frame.t, tracks[c.track_id].torso_lab, tracks[c.track_id].box),
     )
     legible = []
     for cand in wanted:

@@ -53,6 +53,20 @@ def obs(track_id: int, rgb=RED, read: tuple[str, float] | None = None, x: float 
     )
 
 
+def test_a_skater_cut_by_the_frame_side_is_not_read_and_its_reads_do_not_vote() -> None:
+    v = voter("4")
+    at_left = obs(1, x=0.015)  # box 0.0-0.035: running out of the frame, his "14" may show as "4"
+    assert not v.needs_read(1, 0.0, at_left.torso_lab, at_left.box)
+    assert not v.needs_read(2, 0.0, at_left.torso_lab, obs(2, x=0.985).box)  # same at the right side
+    for k in range(8):
+        decision, _ = v.observe(k * 0.3, [obs(1, read=("4", 0.9), x=0.015)])
+    assert decision is None and v.own_net(v.state.tracks[1]) == 0.0
+    inside = obs(1, x=0.1)
+    assert v.needs_read(1, 2.4, inside.torso_lab, inside.box)  # fully in view again: read at once
+    decision, _ = v.observe(2.4, [obs(1, read=("4", 0.9), x=0.1)])
+    assert v.own_net(v.state.tracks[1]) > 0.0
+
+
 def test_votes_lock_and_low_confidence_reads_are_ignored() -> None:
     v = voter()
     for k in range(5):

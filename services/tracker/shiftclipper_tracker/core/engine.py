@@ -1,6 +1,6 @@
 """The pure tracking core: per-frame observations in, final shift segments out. No I/O.
 
-Per processed frame the adapter calls `needs_read(track_id, t, torso_lab)` for each track (running
+Per processed frame the adapter calls `needs_read(track_id, t, torso_lab, box)` for each track (running
 OCR only where it answers True), then `update(frame)`; at the end `finish(end_t)`. Segments come
 out as soon as they are final (see `shifts` for the merge latency). `snapshot()` after any
 `update()` and `TrackingCore.restore()` resume with identical results.
@@ -25,7 +25,7 @@ from shiftclipper_contracts.job_setup import JobSetup, Mode, Tuning
 from .color import hex_to_lab
 from .geometry import foot_point, point_in_polygon
 from .identity import Decision, IdentityVoter, VoterState
-from .observations import FrameObs, Lab, TrackObs
+from .observations import Box, FrameObs, Lab, TrackObs
 from .shifts import MachineState, ShiftMachine, Sighting
 from .timeline import TimelineEntry
 
@@ -88,9 +88,9 @@ class TrackingCore:
 
     # -- per frame -----------------------------------------------------------------------------
 
-    def needs_read(self, track_id: int, t: float, torso_lab: Lab | None = None) -> bool:
+    def needs_read(self, track_id: int, t: float, torso_lab: Lab | None = None, box: Box | None = None) -> bool:
         """Whether to run OCR on this track on this frame (True is taken as a promise that it runs)."""
-        return self.voter.needs_read(track_id, t, torso_lab)
+        return self.voter.needs_read(track_id, t, torso_lab, box)
 
     def update(self, frame: FrameObs) -> list[Segment]:
         """Fold one processed frame in; return the segments that became final (indices 0, 1, 2, ...).

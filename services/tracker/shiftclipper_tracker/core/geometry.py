@@ -15,6 +15,15 @@ def foot_point(box: Box) -> Point:
     return (box[0] + box[2]) / 2, box[3]
 
 
+FRAME_EDGE = 0.005
+"""A box this close to the frame's left or right border (normalised) runs past it."""
+
+
+def cut_by_frame_edge(box: Box) -> bool:
+    """Whether the box runs into the frame's left or right border: part of the skater is out of view."""
+    return box[0] <= FRAME_EDGE or box[2] >= 1.0 - FRAME_EDGE
+
+
 def box_center(box: Box) -> Point:
     return (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
 
