@@ -101,6 +101,15 @@ def test_opponent_with_same_number_never_becomes_target(opponent_color: str | No
     assert close(spans(run), [(10, 30)])
 
 
+def test_a_shift_starts_where_the_track_last_showed_another_colour() -> None:
+    opponent = Player("7", WHITE, [(2, 10, 1)], legible=0.0)  # wears id 1 first, never read
+    target = Player("19", RED, [(10.1, 30, 1)])  # ByteTrack hands the id over with no overlap
+    assert close(spans(drive(setup(), [opponent, target], 60)), [(10.1, 30)], tol=1.0)
+    # a wearer of the jersey colour before: no proof of another skater, the track's first sighting stays
+    teammate = Player("7", RED, [(2, 10, 1)], legible=0.0)
+    assert close(spans(drive(setup(), [teammate, target], 60)), [(2, 30)])
+
+
 def test_ocr_noise_still_finds_the_shifts() -> None:
     noise = [("18", 0.6, 0.05), ("17", 0.3, 0.3), ("4", 0.35, 0.2), ("1", 0.7, 0.1)]
     target = Player("19", RED, [(5, 35, 1), (70, 100, 2)], read_conf=0.75, legible=0.5, noise=noise)

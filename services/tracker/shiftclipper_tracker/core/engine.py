@@ -15,6 +15,7 @@ its reads show; without a clear hand-over they are retracted.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgspec
@@ -215,8 +216,13 @@ class TrackingCore:
             return Sighting(track_id=decision.track_id, on_ice=True, confidence=decision.confidence)
         since, backfill = run.start, run.frames - 1
         handed_over = self.voter.state.tracks[decision.track_id].since
-        if handed_over is not None and handed_over > since:
-            since = handed_over
+        wearer = self.voter.wearer_since(decision.track_id)
+        later = max(
+            handed_over if handed_over is not None else -math.inf,
+            min(wearer + self.interval_s, t) if wearer is not None else -math.inf,  # from the next frame on
+        )
+        if later > since:
+            since = later
             backfill = min(backfill, max(0, round((t - since) / self.interval_s) - 1))
         return Sighting(
             track_id=decision.track_id, on_ice=True, confidence=decision.confidence, since=since, backfill=backfill

@@ -159,6 +159,8 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     """Latest times its box overlapped another track's (CROSSING_OVERLAP)."""
     idle_reads: int = 0
     """OCR runs in a row that gave no usable read (IDLE_GRACE)."""
+    off_colour_t: float | None = None
+    """The latest time its colour failed the gate: someone not in the jersey colour wore this id then."""
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -329,6 +331,8 @@ class IdentityVoter:
             tr.labs = [*tr.labs[-(COLOR_SAMPLES - 1) :], (t, obs.torso_lab)]
             tr.lab = _median([lab for _, lab in tr.labs])
             tr.color_score = self.color_score(tr.lab)
+            if tr.color_score <= 0.0:
+                tr.off_colour_t = t
         used = False
         # A skater running out of the frame's side shows part of his number: a #14 cut at the left border
         # reads "4" (three times at 0.54-0.66 in 4 s on the 5-minute seed-2 game). Such reads are not votes.
@@ -395,6 +399,15 @@ class IdentityVoter:
         tr.support, tr.partial, tr.conflict, tr.superset = gained, 0.0, 0.0, 0.0
         tr.reads, tr.since = suffix, crossed
         return True
+
+    def wearer_since(self, track_id: int) -> float | None:
+        """For a track that just became the target: the latest moment its colour failed the gate, when someone
+        else wore the id (None: never). ByteTrack can pass an id to a skater with no overlap at all, so the
+        track's first sighting is not always the target's: on the 5-minute seed-3 game a track read "1", went
+        out of the jersey colour for 6 s, then read "4", and its shift started at the "1". (Reads of another
+        number are no such proof: a true target misread "18" before its first "19" would start late.)"""
+        tr = self.state.tracks.get(track_id)
+        return tr.off_colour_t if tr is not None else None
 
     def split_time(self, track_id: int) -> float | None:
         """For a track that just lost the target identity: when it stopped following the target, if its
