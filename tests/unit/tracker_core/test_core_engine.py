@@ -108,6 +108,9 @@ def test_a_shift_starts_where_the_track_last_showed_another_colour() -> None:
     # a wearer of the jersey colour before: no proof of another skater, the track's first sighting stays
     teammate = Player("7", RED, [(2, 10, 1)], legible=0.0)
     assert close(spans(drive(setup(), [teammate, target], 60)), [(2, 30)])
+    # out of colour for a moment only (someone passing in front, the light): still the same skater
+    passing = Player("7", WHITE, [(2, 2.4, 1)], legible=0.0)
+    assert close(spans(drive(setup(), [passing, Player("19", RED, [(2.5, 30, 1)])], 60)), [(2, 30)])
 
 
 def test_ocr_noise_still_finds_the_shifts() -> None:

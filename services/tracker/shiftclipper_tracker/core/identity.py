@@ -103,6 +103,9 @@ COLOR_SAMPLES = 7
 (often merged into one box with it, so no overlap shows) spoils a few samples, which a median ignores and an
 average does not (with the hue gate, an average flipped the target to "another team" mid-shift and lost 18 s
 of it); a real change of wearer wins after half of them."""
+OFF_COLOUR_MIN_S = 1.0
+"""A track whose colour fails the gate for this long was worn by someone else (`wearer_since`); shorter runs are
+a skater passing in front or the light (the practice close-up's #19 failed for 0.3 s)."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
@@ -159,8 +162,10 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     """Latest times its box overlapped another track's (CROSSING_OVERLAP)."""
     idle_reads: int = 0
     """OCR runs in a row that gave no usable read (IDLE_GRACE)."""
+    off_colour_since: float | None = None
+    """Start of the run of frames its colour has been failing the gate; None while it passes."""
     off_colour_t: float | None = None
-    """The latest time its colour failed the gate: someone not in the jersey colour wore this id then."""
+    """The latest time in a run of at least OFF_COLOUR_MIN_S out of the jersey colour: someone else wore the id."""
 
 
 class Decision(msgspec.Struct, kw_only=True):
@@ -331,7 +336,11 @@ class IdentityVoter:
             tr.labs = [*tr.labs[-(COLOR_SAMPLES - 1) :], (t, obs.torso_lab)]
             tr.lab = _median([lab for _, lab in tr.labs])
             tr.color_score = self.color_score(tr.lab)
-            if tr.color_score <= 0.0:
+            if tr.color_score > 0.0:
+                tr.off_colour_since = None
+            elif tr.off_colour_since is None:
+                tr.off_colour_since = t
+            if tr.off_colour_since is not None and t - tr.off_colour_since >= OFF_COLOUR_MIN_S - _EPS:
                 tr.off_colour_t = t
         used = False
         # A skater running out of the frame's side shows part of his number: a #14 cut at the left border
@@ -401,8 +410,8 @@ class IdentityVoter:
         return True
 
     def wearer_since(self, track_id: int) -> float | None:
-        """For a track that just became the target: the latest moment its colour failed the gate, when someone
-        else wore the id (None: never). ByteTrack can pass an id to a skater with no overlap at all, so the
+        """For a track that just became the target: the latest moment of a run of OFF_COLOUR_MIN_S or more out of
+        the jersey colour, when someone else wore the id (None: never). ByteTrack can pass an id to a skater with no overlap at all, so the
         track's first sighting is not always the target's: on the 5-minute seed-3 game a track read "1", went
         out of the jersey colour for 6 s, then read "4", and its shift started at the "1". (Reads of another
         number are no such proof: a true target misread "18" before its first "19" would start late.)"""
