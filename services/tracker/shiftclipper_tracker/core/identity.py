@@ -410,11 +410,12 @@ class IdentityVoter:
         return True
 
     def wearer_since(self, track_id: int) -> float | None:
-        """For a track that just became the target: the latest moment of a run of OFF_COLOUR_MIN_S or more out of
-        the jersey colour, when someone else wore the id (None: never). ByteTrack can pass an id to a skater with no overlap at all, so the
-        track's first sighting is not always the target's: on the 5-minute seed-3 game a track read "1", went
-        out of the jersey colour for 6 s, then read "4", and its shift started at the "1". (Reads of another
-        number are no such proof: a true target misread "18" before its first "19" would start late.)"""
+        """For a track that just became the target: the latest moment of a run of OFF_COLOUR_MIN_S or more out
+        of the jersey colour, when someone else wore the id (None: never). ByteTrack can pass an id to a skater
+        with no overlap at all, so the track's first sighting is not always the target's: on the 5-minute seed-3
+        game a track read "1", went out of the jersey colour for 6 s, then read "4", and its shift started at
+        the "1". (Reads of another number are no such proof: a true target misread "18" before its first "19"
+        would start late.)"""
         tr = self.state.tracks.get(track_id)
         return tr.off_colour_t if tr is not None else None
 
