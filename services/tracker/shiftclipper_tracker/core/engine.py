@@ -15,7 +15,6 @@ its reads show; without a clear hand-over they are retracted.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import msgspec
@@ -217,10 +216,8 @@ class TrackingCore:
         since, backfill = run.start, run.frames - 1
         handed_over = self.voter.state.tracks[decision.track_id].since
         wearer = self.voter.wearer_since(decision.track_id)
-        later = max(
-            handed_over if handed_over is not None else -math.inf,
-            min(wearer + self.interval_s, t) if wearer is not None else -math.inf,  # from the next frame on
-        )
+        worn_from = None if wearer is None else min(wearer + self.interval_s, t)  # the next frame on
+        later = max((x for x in (handed_over, worn_from) if x is not None), default=since)
         if later > since:
             since = later
             backfill = min(backfill, max(0, round((t - since) / self.interval_s) - 1))

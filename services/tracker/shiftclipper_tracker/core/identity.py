@@ -477,8 +477,6 @@ class IdentityVoter:
             return
         if any(self.is_locked(st.tracks[i]) for i in present):
             return
-        if st.target_conf * RELINK_DECAY < RELINK_MIN_CONF:
-            return
         best: tuple[float, int, float] | None = None
         for i in sorted(present):
             tr = st.tracks[i]
@@ -493,7 +491,7 @@ class IdentityVoter:
         if best is not None:
             _, i, inherit = best
             st.tracks[i].inherited = inherit
-            st.ocr_asked.pop(best[1], None)  # due for a read at once: its own number confirms or refutes
+            st.ocr_asked.pop(i, None)  # due for a read at once: its own number confirms or refutes
             note = f"from track {st.target_id}"
             log.append(TimelineEntry(t=t, kind="relinked", track_id=i, confidence=round(inherit, 3), note=note))
 
