@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import cv2
 import pytest
 
 from shiftclipper_cli.main import build_parser, main
+from shiftclipper_cli.stack import Stack
+from shiftclipper_common.localinfra import ManagedProcess
+from shiftclipper_common.service import EXIT_CONFIG
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 from tests.unit.test_ocr import player_crop
 
@@ -45,3 +51,42 @@ def test_ocr_prints_one_json_line_per_image(tmp_path, capsys):
     assert [row["file"] for row in lines] == [str(path), str(tmp_path / "missing.png")]
     assert lines[0]["number"] == "19" and lines[0]["confidence"] > 0
     assert lines[1]["number"] is None
+
+
+def _exits(name: str, status: int, log_dir) -> ManagedProcess:
+    argv = [sys.executable, "-c", f"import sys; sys.exit({status})"]
+    proc = ManagedProcess(name, argv, log_dir / f"{name}.log").start()
+    proc.proc.wait()  # type: ignore[union-attr]
+    return proc
+
+
+def test_supervisor_restarts_a_crash_but_not_a_settings_error(tmp_path, capsys):
+    stack = Stack(tmp_path)
+    crashed, misconfigured = _exits("exporter", 1, tmp_path), _exits("tracker", EXIT_CONFIG, tmp_path)
+    first = misconfigured.proc
+    stack.services = {"exporter": crashed, "tracker": misconfigured}
+    stack.supervise()
+    stack.supervise()
+    err = capsys.readouterr().err
+    assert "exporter exited; restarting (#1)" in err
+    assert err.count("tracker cannot run with these settings") == 1  # said once, not on every pass
+    assert misconfigured.proc is first and stack.given_up == {"tracker"}
+    stack.stop()
+
+
+@pytest.mark.parametrize(
+    ("module", "env"),
+    [
+        ("shiftclipper_tracker", {"SHIFTCLIPPER_MODEL_PATH": "/nonexistent/weights.tflite"}),
+        ("shiftclipper_exporter", {"SHIFTCLIPPER_EXPORTER_CONCURRENCY": "many"}),
+        ("shiftclipper_api", {"SHIFTCLIPPER_PORT": "-3"}),
+    ],
+)
+def test_services_exit_with_config_status_on_bad_settings(module, env):
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("SHIFTCLIPPER_")}
+    done = subprocess.run(
+        [sys.executable, "-m", module], env={**clean, **env}, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == EXIT_CONFIG, done.stderr
+    setting = next(iter(env)).removeprefix("SHIFTCLIPPER_").lower()
+    assert "Traceback" not in done.stderr and (setting in done.stderr or "SHIFTCLIPPER_MODEL_PATH" in done.stderr)

@@ -21,6 +21,7 @@ from shiftclipper_common.localinfra import (
     wait_http_ready,
     wait_s3_ready,
 )
+from shiftclipper_common.service import EXIT_CONFIG
 
 DEFAULT_DATA_DIR = Path(os.environ.get("SHIFTCLIPPER_DATA_DIR", Path.home() / ".shiftclipper"))
 SERVICES = ("api", "tracker", "exporter")
@@ -126,6 +127,8 @@ class Stack:
         self.infra: list[ManagedProcess] = []
         self.services: dict[str, ManagedProcess] = {}
         self._restarts: dict[str, int] = {}
+        self.given_up: set[str] = set()
+        """Children that exited with EXIT_CONFIG: their settings are wrong, so they stay down."""
 
     def start(self) -> StackInfo:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -136,30 +139,47 @@ class Stack:
         nats.log_path = logs / "nats.log"
         s3 = seaweed_process(self.data_dir / "s3", self.info.s3_port, creds)
         s3.log_path = logs / "s3.log"
-        self.infra = [nats.start(), s3.start()]
-        wait_s3_ready(f"http://127.0.0.1:{self.info.s3_port}", creds, "shiftclipper")
-        env = service_env(self.info, self.host)
-        for name in SERVICES:
-            argv = [sys.executable, "-m", f"shiftclipper_{name}"]
-            self.services[name] = ManagedProcess(name, argv, logs / f"{name}.log", env=env).start()
-        self.info.save(self.data_dir)
-        self.wait_ready()
+        try:
+            self.infra = [nats.start()]
+            self.infra.append(s3.start())
+            wait_s3_ready(f"http://127.0.0.1:{self.info.s3_port}", creds, "shiftclipper")
+            env = service_env(self.info, self.host)
+            for name in SERVICES:
+                argv = [sys.executable, "-m", f"shiftclipper_{name}"]
+                self.services[name] = ManagedProcess(name, argv, logs / f"{name}.log", env=env).start()
+            self.info.save(self.data_dir)
+            self.wait_ready()
+        except BaseException:
+            self.stop()  # children run in their own sessions: nothing else would stop them
+            raise
         return self.info
 
     def wait_ready(self, timeout: float = 180.0) -> None:
         def alive() -> bool:
             self.supervise()  # a child that dies while starting is restarted, not waited on forever
-            return True
+            return "api" not in self.given_up
 
         try:
             wait_http_ready(f"{self.info.api_url}/health/ready", alive, timeout)
         except TimeoutError:
             raise TimeoutError(f"the gateway did not become ready; see {self.data_dir / 'logs'}") from None
+        except RuntimeError:  # it exited on its settings (`alive`)
+            log = self.services["api"].log_path
+            raise SystemExit(f"the gateway cannot run with these settings; see {log}") from None
 
     def supervise(self) -> None:
-        """Restart any child that died (with backoff between repeated restarts)."""
+        """Restart any child that died (with backoff between repeated restarts), except one that exited because
+        of its settings: restarting cannot help, so it is reported once and left down."""
         for proc in [*self.infra, *self.services.values()]:
-            if proc.alive:
+            if proc.alive or proc.name in self.given_up:
+                continue
+            if proc.exit_status == EXIT_CONFIG:
+                self.given_up.add(proc.name)
+                print(
+                    f"[shiftclipper] {proc.name} cannot run with these settings (see {proc.log_path}); "
+                    "not restarting it: fix them and run `shiftclipper up` again",
+                    file=sys.stderr,
+                )
                 continue
             count = self._restarts.get(proc.name, 0)
             time.sleep(RESTART_BACKOFF_S[min(count, len(RESTART_BACKOFF_S) - 1)])
@@ -184,7 +204,7 @@ def run_up(data_dir: Path, host: str, port: int) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     if problem := model_problem():
-        print(f"warning: {problem}; jobs will wait in the queue until a tracker can start", file=sys.stderr)
+        print(f"warning: {problem}; no tracker will run: jobs wait in the queue", file=sys.stderr)
     try:
         info = stack.start()
         print(f"ShiftClipper is running at {info.api_url}  (web UI, API, /schema)")

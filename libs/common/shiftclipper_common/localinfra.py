@@ -97,6 +97,11 @@ class ManagedProcess:
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def exit_status(self) -> int | None:
+        """The status it exited with; None while it runs or before it started."""
+        return None if self.proc is None else self.proc.poll()
+
     def signal(self, sig: int) -> None:
         if self.alive:
             assert self.proc is not None

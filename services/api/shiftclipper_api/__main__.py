@@ -5,13 +5,14 @@ from __future__ import annotations
 import uvicorn
 
 from shiftclipper_common.logs import configure_logging
-from shiftclipper_contracts.config import load_config, public_config
+from shiftclipper_common.service import load_config_or_exit
+from shiftclipper_contracts.config import public_config
 
 from .app import create_app
 
 
 def main() -> None:
-    config = load_config()
+    config = load_config_or_exit("api")
     log = configure_logging("api", config.log_json, config.log_level)
     log.info("starting", config=public_config(config))
     uvicorn.run(

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import sys
 
-from shiftclipper_common.service import run_service
+from shiftclipper_common.service import exit_config, run_service
 from shiftclipper_contracts.config import ServiceConfig
 
 from .pipeline import Models
@@ -18,8 +17,8 @@ def load_models(config: ServiceConfig) -> None:
     try:
         _models.append(Models(config))
     except FileNotFoundError as exc:
-        # A clear message instead of a traceback; the supervisor restarts us with backoff.
-        sys.exit(f"tracker: {exc}; set SHIFTCLIPPER_MODEL_PATH to detector weights (.pt/.onnx/.engine/.tflite)")
+        # A clear message instead of a traceback, and an exit status that says restarting will not help.
+        exit_config("tracker", f"{exc}; set SHIFTCLIPPER_MODEL_PATH to detector weights (.pt/.onnx/.engine/.tflite)")
 
 
 if __name__ == "__main__":
