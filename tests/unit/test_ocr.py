@@ -15,6 +15,7 @@ pytest.importorskip("rapidocr")
 from shiftclipper_tracker.core.observations import NumberRead
 from shiftclipper_tracker.digits.infer import MODEL_PATH
 from shiftclipper_tracker.ocr import CANDIDATES, ENGINES, JerseyReader, candidate_log_likelihoods, ocr_files
+from shiftclipper_tracker.rec_model import KEPT_CLASSES, bundled_rapidocr_model, digits_only
 
 CROPS = Path(__file__).resolve().parents[2].parent / "shared" / "media" / "jersey_crops_nhl_ocr"
 # Exact on all 280 crops, measured per engine (docs/ocr.md: digits 0.075, rapidocr 0.400, ensemble 0.346);
@@ -65,6 +66,26 @@ def test_blank_and_tiny_crops_give_none(reader: JerseyReader) -> None:
     assert reader.read(np.full((200, 110, 3), 128, np.uint8)) is None
     assert reader.read(player_crop("19")[::8, ::8]) is None  # 25 px tall: below the legibility floor
     assert reader.read_batch([]) == []
+
+
+def test_digits_only_recogniser_keeps_the_full_models_digit_posteriors() -> None:
+    """Slicing the classifier to blank + digits must not change what the reader sees: the sliced model's
+    softmax equals the full model's, restricted to those classes and renormalised."""
+    import onnxruntime as ort
+
+    path = bundled_rapidocr_model()
+    full = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    sliced = ort.InferenceSession(digits_only(path), providers=["CPUExecutionProvider"])
+    reader = JerseyReader()
+    bands = [reader._band(player_crop(n), view) for n in ("19", "4") for view in reader.views]
+    batch = np.stack([cv2.resize(b, (320, 48)).transpose(2, 0, 1) for b in bands if b is not None])
+    batch = batch.astype(np.float32) / 127.5 - 1.0
+    p_full = full.run(None, {full.get_inputs()[0].name: batch})[0]
+    p_sliced = sliced.run(None, {sliced.get_inputs()[0].name: batch})[0]
+    assert p_full.shape[-1] == 18_710 and p_sliced.shape[-1] == len(KEPT_CLASSES) == 11
+    kept = p_full[..., KEPT_CLASSES]
+    np.testing.assert_allclose(p_sliced, kept / kept.sum(-1, keepdims=True), atol=1e-5)
+    assert (p_sliced.argmax(-1) > 0).any()  # some frames emit a digit: the comparison is not all blanks
 
 
 def test_ctc_scoring_prefers_the_emitted_sequence() -> None:

@@ -6,9 +6,9 @@ default: see docs/ocr.md); "ensemble" both, their posteriors over the numbers av
 then needs both engines to agree).
 
 PP-OCR approach: no text detection. A handful of fixed torso bands ("views": position,
-width, contrast variant) go through the PP-OCR recogniser shipped inside the rapidocr wheel, in one
-batched ONNX call. Its raw CTC posteriors are restricted to blank + the ten digits and scored exactly
-(CTC forward algorithm) against every valid jersey number, "0".."9" and "00".."99"; the per-view
+width, contrast variant) go through the PP-OCR recogniser shipped inside the rapidocr wheel, its output
+layer cut to blank + the ten digits (`rec_model`), in batched ONNX calls. Those CTC posteriors are scored
+exactly (CTC forward algorithm) against every valid jersey number, "0".."9" and "00".."99"; the per-view
 posteriors over those 110 candidates are averaged. The average posterior of the winner is the
 confidence, so views that disagree lower it. Crops that are too small or flat are not read at all.
 """
@@ -16,7 +16,6 @@ confidence, so views that disagree lower it. Crops that are too small or flat ar
 from __future__ import annotations
 
 import importlib.util
-import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ import numpy as np
 from shiftclipper_tracker.core.observations import NumberRead
 from shiftclipper_tracker.digits.infer import MODEL_PATH, DigitModel
 from shiftclipper_tracker.digits.labels import CANDIDATES, NONE_INDEX
+from shiftclipper_tracker.rec_model import load_recogniser
 
 ENGINES = ("digits", "rapidocr", "ensemble")
 """Accepted `engine` values ("paddleocr" is recognised but not wired)."""
@@ -57,9 +57,6 @@ The selection's next two picks cost 40 % more time and lost 4 points of accuracy
 
 FAST_VIEWS: tuple[View, ...] = DEFAULT_VIEWS[:1]
 """One recogniser pass a crop (about a fifth of the cost, a few points less accurate)."""
-
-_DIGIT_CLASSES = np.arange(33, 43)
-"""Output indices of "0".."9" in the PP-OCRv6 recogniser (blank is 0, the key list starts at 1)."""
 
 # Two-digit candidates as (first, second) class indices into the 11-class (blank + digits) posterior.
 _TWO_FIRST = np.repeat(np.arange(1, 11), 10)
@@ -106,16 +103,6 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def _bundled_rapidocr_model(name: str) -> Path:
-    spec = importlib.util.find_spec("rapidocr")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("rapidocr is not installed: pip install 'shiftclipper[tracker]'")
-    path = Path(spec.origin).parent / "models" / name
-    if not path.is_file():
-        raise RuntimeError(f"{path} is missing: the rapidocr wheel should ship it (no run-time download)")
-    return path
-
-
 class JerseyReader:
     """Reads jersey numbers off whole-player crops. Create once per process: models load here."""
 
@@ -159,18 +146,7 @@ class JerseyReader:
         self.early_accept = early_accept
 
     def _load_ppocr(self, threads: int | None) -> Any:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        model = _bundled_rapidocr_model("PP-OCRv6_rec_small.onnx")
-        session = ort.InferenceSession(str(model), opts, providers=["CPUExecutionProvider"])
-        self._input = session.get_inputs()[0].name
-        keys = session.get_modelmeta().custom_metadata_map["character"].splitlines()
-        if [keys[i - 1] for i in _DIGIT_CLASSES] != list("0123456789"):
-            raise RuntimeError(f"{model.name}: unexpected key list, digit classes moved")
+        session, self._input = load_recogniser(threads)
         return session
 
     # -- public ---------------------------------------------------------------------------------
@@ -295,12 +271,11 @@ class JerseyReader:
             for row, k in enumerate(idx):
                 resized = cv2.resize(bands[k], (widths[k], REC_HEIGHT))
                 batch[row, :, :, : widths[k]] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-            probs = self._session.run(None, {self._input: batch})[0]  # n x T x classes, softmaxed
+            probs = self._session.run(None, {self._input: batch})[0]  # n x T x (blank + digits), softmaxed
             for row, k in enumerate(idx):
                 t_used = max(1, int(np.ceil(widths[k] / 8)))  # drop frames that only saw padding
-                p = probs[row, :t_used]
-                q = np.concatenate([p[:, :1], p[:, _DIGIT_CLASSES]], axis=1).astype(np.float64)
-                q /= q.sum(axis=1, keepdims=True)
+                q = probs[row, :t_used].astype(np.float64)
+                q /= q.sum(axis=1, keepdims=True)  # float32 rounding
                 out[k] = _softmax(candidate_log_likelihoods(q))
         return out
 
