@@ -214,12 +214,9 @@ class TrackingCore:
         if not changed:
             return Sighting(track_id=decision.track_id, on_ice=True, confidence=decision.confidence)
         since, backfill = run.start, run.frames - 1
-        handed_over = self.voter.state.tracks[decision.track_id].since
-        wearer = self.voter.wearer_since(decision.track_id)
-        worn_from = None if wearer is None else min(wearer + self.interval_s, t)  # the next frame on
-        later = max((x for x in (handed_over, worn_from) if x is not None), default=since)
-        if later > since:
-            since = later
+        worn = self.voter.wearer_since(decision.track_id, self.interval_s)
+        if worn is not None and min(worn, t) > since:
+            since = min(worn, t)
             backfill = min(backfill, max(0, round((t - since) / self.interval_s) - 1))
         return Sighting(
             track_id=decision.track_id, on_ice=True, confidence=decision.confidence, since=since, backfill=backfill

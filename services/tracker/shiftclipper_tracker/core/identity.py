@@ -409,15 +409,19 @@ class IdentityVoter:
         tr.reads, tr.since = suffix, crossed
         return True
 
-    def wearer_since(self, track_id: int) -> float | None:
-        """For a track that just became the target: the latest moment of a run of OFF_COLOUR_MIN_S or more out
-        of the jersey colour, when someone else wore the id (None: never). ByteTrack can pass an id to a skater
-        with no overlap at all, so the track's first sighting is not always the target's: on the 5-minute seed-3
-        game a track read "1", went out of the jersey colour for 6 s, then read "4", and its shift started at
-        the "1". (Reads of another number are no such proof: a true target misread "18" before its first "19"
-        would start late.)"""
+    def wearer_since(self, track_id: int, interval_s: float) -> float | None:
+        """For a track that just became the target: when its current wearer took the id, as far as the track
+        shows, or None (from its first sighting). Two marks, the later wins: the crossing where its reads showed
+        a hand-over (`since`, `_switched`), and the frame (`interval_s`) after its latest run of OFF_COLOUR_MIN_S
+        or more out of the jersey colour. ByteTrack can pass an id to a skater with no overlap at all, so the
+        first sighting is not always the target's: on the 5-minute seed-3 game a track read "1", went out of the
+        jersey colour for 6 s, then read "4", and its shift started at the "1". (Reads of another number with no
+        crossing are no such proof: a true target misread "18" before its first "19" would start late.)"""
         tr = self.state.tracks.get(track_id)
-        return tr.off_colour_t if tr is not None else None
+        if tr is None:
+            return None
+        recoloured = None if tr.off_colour_t is None else tr.off_colour_t + interval_s
+        return max((x for x in (tr.since, recoloured) if x is not None), default=None)
 
     def split_time(self, track_id: int) -> float | None:
         """For a track that just lost the target identity: when it stopped following the target, if its
