@@ -264,13 +264,29 @@ def test_id_swap_at_a_crossing_keeps_the_shift_whole() -> None:
     assert close(spans(run), [(5, 40)], tol=1.0)
 
 
-def test_without_a_crossing_a_change_of_reads_is_not_a_hand_over() -> None:
-    # the same reads as a swap, but the boxes never meet: the reads are only votes (no truncation)
+def test_without_a_crossing_only_a_plain_change_of_reads_is_a_hand_over() -> None:
+    # the same reads as a swap, but the boxes never meet (ByteTrack can pass ids with no overlap): track 2 read
+    # "7" for 20 s, then "19"; track 1 read "19", then "7". Plain enough to place both ends at the change.
     target = Player("19", RED, [(5, 20, 1), (20.1, 40, 2)], x=lambda t: 0.2)
     teammate = Player("7", RED, [(0, 20, 2), (20.1, 60, 1)], x=lambda t: 0.8)
     run = drive(setup(), [target, teammate], 60)
     kinds = [e.kind for e in run.core.timeline]
-    assert "truncated" not in kinds and "switched" not in kinds, kinds
+    assert "truncated" in kinds and "retracted" not in kinds and "switched" not in kinds, kinds
+    assert close(spans(run), [(5, 40)], tol=0.5)  # not from 0 s, when #7 wore track 2
+    # a couple of misreads before the first right read are not a hand-over: the start stays at the first sighting
+    misread = Player("19", RED, [(5, 40, 1)], read_conf=0.8, script=["18", "18"])
+    run = drive(setup(), [misread], 60)
+    assert close(spans(run), [(5, 40)]), run.core.timeline
+
+
+def test_a_teammate_showing_his_whole_number_after_a_false_lock_is_not_a_hand_over() -> None:
+    # target #4; a #14 shows only his "4" for 3 s (locks), then "1" and "14": the same skater all along, so the
+    # false shift is retracted whole, not kept up to a "hand-over" between the "4"s and the "1"
+    teammate = Player("14", RED, [(5, 40, 7)], read_conf=0.8, script=["4"] * 10 + ["1", "14", "14"])
+    run = drive(setup("4"), [teammate], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "locked" in kinds and "retracted" in kinds and "truncated" not in kinds, kinds
+    assert run.segments == []
 
 
 def test_one_digit_target_is_not_taken_from_a_teammate_wearing_it_inside_his_number() -> None:

@@ -93,6 +93,12 @@ CROSSING_SLACK_S = 1.0
 """While two boxes overlap, a crop holds both skaters and reads either number: a crossing up to this long
 before the last read of the other number still explains a hand-over."""
 CROSSINGS_KEPT = 24
+PLAIN_HANDOVER_FACTOR = 2.0
+"""Ids also change hands where no boxes overlap (ByteTrack can pass an id to a skater who appears as another
+leaves), so without a crossing the reads alone show a hand-over when the reads on the far side of it are worth
+this many vote_thresholds: on the 60-minute benchmark game a track read "1" for 35 s, then "4" (the target),
+and its shift started 38 s early; another read "2", "5", "13", then "4", 11.5 s early. A couple of misreads
+stay votes and move no shift boundary."""
 CROWD_MARGIN = 0.5
 """A track is crowded when another box comes within this many of its box widths, sideways: skaters close
 0.2-0.5 box widths in a sampled frame, so one skipped frame could hide the whole overlap of a crossing. On the
@@ -421,7 +427,21 @@ class IdentityVoter:
         if tr is None:
             return None
         recoloured = None if tr.off_colour_t is None else tr.off_colour_t + interval_s
-        return max((x for x in (tr.since, recoloured) if x is not None), default=None)
+        return max((x for x in (tr.since, recoloured, self._read_handover(tr)) if x is not None), default=None)
+
+    def _read_handover(self, tr: TrackIdentity) -> float | None:
+        """Midway between the last read of another number and the first of the track's current run of target
+        reads, when the reads before that run plainly show another player (`_plain_other`)."""
+        run = _trailing(tr.reads, ReadKind.full)
+        before = tr.reads[: len(tr.reads) - len(run)]
+        return (before[-1][0] + run[0][0]) / 2 if run and self._plain_other(before) else None
+
+    def _plain_other(self, reads: list[tuple[float, float, str]]) -> bool:
+        """Reads that plainly show another player: worth PLAIN_HANDOVER_FACTOR thresholds against the target and
+        none of them a superset (a #14 read "14", then "4": the same skater showing more or less of his number)."""
+        if any(kind == ReadKind.superset.value for _, _, kind in reads):
+            return False
+        return sum(w for _, w, _ in reads) <= -PLAIN_HANDOVER_FACTOR * self.threshold + _EPS
 
     def split_time(self, track_id: int) -> float | None:
         """For a track that just lost the target identity: when it stopped following the target, if its
@@ -440,6 +460,8 @@ class IdentityVoter:
         if not before or not after or after[0][2] != ReadKind.conflict.value:
             return None  # a superset read ("19" after "9"s) is the same player showing his whole number
         split = _crossing_between(tr.crossings, before[-1][0] - CROSSING_SLACK_S, after[0][0])
+        if split is None and self._plain_other(after):
+            split = (before[-1][0] + after[0][0]) / 2
         if split is None or sum(w for _, w, _ in before) < self.threshold:
             return None
         tr.support, tr.partial, tr.superset, tr.reads, tr.since = 0.0, 0.0, 0.0, after, split
