@@ -6,8 +6,17 @@ from shiftclipper_tracker.core.shifts import ShiftMachine, ShiftState, Sighting
 STEP = 0.1
 
 
-def machine(timeout: float = 2.0, gap: float = 5.0, min_shift: float = 1.0, slack: float = 0.0) -> ShiftMachine:
-    return ShiftMachine(timeout_s=timeout, gap_merge_s=gap, min_shift_s=min_shift, interval_s=STEP, merge_slack_s=slack)
+def machine(
+    timeout: float = 2.0, gap: float = 5.0, min_shift: float = 1.0, slack: float = 0.0, merge_short: bool = True
+) -> ShiftMachine:
+    return ShiftMachine(
+        timeout_s=timeout,
+        gap_merge_s=gap,
+        min_shift_s=min_shift,
+        interval_s=STEP,
+        merge_slack_s=slack,
+        merge_short=merge_short,
+    )
 
 
 def feed(
@@ -63,6 +72,15 @@ def test_merge_min_shift_and_finish() -> None:
     out += [(45.0, s) for s in m.finish(45.0)[0]]
     assert [(s.index, s.start_s, s.end_s) for _, s in out] == [(0, 1.0, 12.0), (1, 40.0, 45.0)]
     assert m.finish(46.0)[0] == []
+
+
+def test_a_piece_too_short_to_stand_does_not_stretch_a_shift_unless_merging_short_pieces() -> None:
+    seen = [(1.0, 1.5), (5.0, 12.0), (16.0, 16.4), (19.0, 25.0)]  # 0.5 s and 0.4 s pieces, gaps under 5 s
+    strict = machine(merge_short=False)
+    out = feed(strict, seen, 40.0)
+    assert [(s.start_s, s.end_s) for _, s in out] == [(5.0, 12.0), (19.0, 25.0)]  # 12 -> 19: 7 s, no bridge
+    windows = machine()  # clips mode: a flickering target's short windows do join
+    assert [(s.start_s, s.end_s) for _, s in feed(windows, seen, 40.0)] == [(1.0, 25.0)]
 
 
 def test_seen_fraction_lowers_confidence() -> None:

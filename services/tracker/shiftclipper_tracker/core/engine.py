@@ -83,6 +83,7 @@ class TrackingCore:
             min_shift_s=tuning.min_shift_s,
             interval_s=self.interval_s,
             merge_slack_s=max(MERGE_SLACK_MIN_S, MERGE_SLACK_READS * tuning.ocr_interval_s),
+            merge_short=clips,
             state=self.state.machine,
         )
 

@@ -96,13 +96,20 @@ class ShiftMachine:
         min_shift_s: float,
         interval_s: float,
         merge_slack_s: float = 0.0,
+        merge_short: bool = True,
         state: MachineState | None = None,
     ) -> None:
+        """`merge_short`: whether a closed shift shorter than `min_shift_s` may still merge with its neighbours
+        (`clips` mode: a flickering target's visible windows are that short). False in `shifts` mode, where a
+        closed shift is all that was seen between two losses of `timeout_s`: one under `min_shift_s` is too little
+        to stand as a shift, and so too little to stretch one through `gap_merge_s` (on the 60-minute benchmark
+        game all 15 such pieces were false locks, and merged they started 6 true shifts 3-13 s early)."""
         self.timeout_s = timeout_s
         self.gap_merge_s = gap_merge_s
         self.min_shift_s = min_shift_s
         self.interval_s = interval_s
         self.merge_slack_s = merge_slack_s
+        self.merge_short = merge_short
         self.state = state or MachineState()
         self._out: list[Segment] = []
         self._log: list[TimelineEntry] = []
@@ -196,7 +203,10 @@ class ShiftMachine:
         shift = st.current
         assert shift is not None
         self._log.append(TimelineEntry(t=t, kind="shift_end", note=f"{why}; ended {shift.end:g}s"))
-        st.current, st.state, st.last_end = None, ShiftState.off_ice, shift.end
+        st.current, st.state = None, ShiftState.off_ice
+        if not self.merge_short and self._too_short(t, shift):
+            return
+        st.last_end = shift.end
         if st.pending is not None and shift.start - st.pending.end < self.gap_merge_s:
             st.pending.parts += shift.parts
             return
@@ -216,16 +226,21 @@ class ShiftMachine:
     def _finalize(self, t: float, shift: RawShift) -> None:
         st = self.state
         st.pending, st.final_end = None, shift.end
-        duration = shift.end - shift.start
-        if duration < self.min_shift_s - _EPS:
-            note = f"{shift.start:g}-{shift.end:g}s shorter than {self.min_shift_s:g}s"
-            self._log.append(TimelineEntry(t=t, kind="dropped", note=note))
+        if self._too_short(t, shift):
             return
         seg = Segment(index=st.next_index, start_s=shift.start, end_s=shift.end, confidence=self._confidence(shift))
         st.next_index += 1
         self._out.append(seg)
         note = f"{seg.start_s:g}-{seg.end_s:g}s"
         self._log.append(TimelineEntry(t=t, kind="segment", confidence=seg.confidence, note=note))
+
+    def _too_short(self, t: float, shift: RawShift) -> bool:
+        """Whether the shift is under `min_shift_s` (then it is dropped, with a timeline record)."""
+        if shift.end - shift.start >= self.min_shift_s - _EPS:
+            return False
+        note = f"{shift.start:g}-{shift.end:g}s shorter than {self.min_shift_s:g}s"
+        self._log.append(TimelineEntry(t=t, kind="dropped", note=note))
+        return True
 
     def _confidence(self, shift: RawShift) -> float:
         """Mean identity confidence, discounted when the target was seen on few of the shift's frames."""
