@@ -78,7 +78,8 @@ class Tuning(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     gap_merge_s: Seconds
     """Shifts separated by less than this are merged into one."""
     min_shift_s: Seconds
-    """Shifts shorter than this are dropped."""
+    """Shifts shorter than this are dropped; in `shifts` mode before merging, so a brief sighting cannot stretch a
+    neighbouring shift through `gap_merge_s`."""
 
 
 PRESETS: dict[CameraMode, Tuning] = {
