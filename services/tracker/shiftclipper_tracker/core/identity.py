@@ -9,7 +9,8 @@ A tracker id can change hands when two skaters cross (the tracker swaps their id
 keeps a short history of its reads and of the moments its box overlapped another's: a run of target
 reads after another number's, with a crossing in between, starts a new identity on that track
 (`switched`); an identity lost to conflicting reads after a crossing ends at that crossing
-(`split_time`) instead of being wholly disowned. Without a crossing, reads are just votes.
+(`split_time`) instead of being wholly disowned. Without a crossing, reads are just votes unless the change
+is plain (PLAIN_HANDOVER_FACTOR): ByteTrack also passes ids where boxes never overlap.
 """
 
 from __future__ import annotations
@@ -417,12 +418,13 @@ class IdentityVoter:
 
     def wearer_since(self, track_id: int, interval_s: float) -> float | None:
         """For a track that just became the target: when its current wearer took the id, as far as the track
-        shows, or None (from its first sighting). Two marks, the later wins: the crossing where its reads showed
-        a hand-over (`since`, `_switched`), and the frame (`interval_s`) after its latest run of OFF_COLOUR_MIN_S
-        or more out of the jersey colour. ByteTrack can pass an id to a skater with no overlap at all, so the
-        first sighting is not always the target's: on the 5-minute seed-3 game a track read "1", went out of the
-        jersey colour for 6 s, then read "4", and its shift started at the "1". (Reads of another number with no
-        crossing are no such proof: a true target misread "18" before its first "19" would start late.)"""
+        shows, or None (from its first sighting). Three marks, the latest wins: the crossing where its reads
+        showed a hand-over (`since`, `_switched`); the frame (`interval_s`) after its latest run of
+        OFF_COLOUR_MIN_S or more out of the jersey colour; and a plain change of reads (`_read_handover`).
+        ByteTrack can pass an id to a skater with no overlap at all, so the first sighting is not always the
+        target's: on the 5-minute seed-3 game a track read "1", went out of the jersey colour for 6 s, then read
+        "4", and its shift started at the "1". (A couple of misreads are no such proof: a true target misread
+        "18" before its first "19" would start late; hence PLAIN_HANDOVER_FACTOR.)"""
         tr = self.state.tracks.get(track_id)
         if tr is None:
             return None
@@ -446,8 +448,8 @@ class IdentityVoter:
     def split_time(self, track_id: int) -> float | None:
         """For a track that just lost the target identity: when it stopped following the target, if its
         colour changed under it (`_recoloured_at`) or its reads show a clear hand-over (target reads worth
-        vote_threshold, then only conflicting ones), else None (it probably never was the target). The
-        track's evidence restarts from the hand-over."""
+        vote_threshold, then only conflicting ones, with a crossing between or plainly: `_plain_other`), else
+        None (it probably never was the target). The track's evidence restarts from the hand-over."""
         tr = self.state.tracks.get(track_id)
         if tr is None:
             return None
