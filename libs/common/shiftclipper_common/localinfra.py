@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -19,9 +20,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+PORT_WINDOW = 10_000
+"""free_port draws from this many ports just below the kernel's ephemeral range."""
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
+    """A free loopback port BELOW the kernel's ephemeral range. A port the kernel hands out for bind(0) lies in
+    that range, where every outgoing connection also takes its source port: between picking it and the server
+    binding it, a nats route or an HTTP client can take it (a 3-node cluster test failed so, "address already
+    in use" on a route port)."""
+    try:
+        low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    pick = random.SystemRandom()
+    for _ in range(200):
+        port = pick.randint(max(1024, low - PORT_WINDOW), low - 1)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as sock:  # that window is full: any free port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
