@@ -9,11 +9,12 @@ columns gives the same posteriors (to float rounding) for 15 % less time a band 
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from shiftclipper_tracker.ort_session import cpu_session
 
 MODEL_NAME = "PP-OCRv6_rec_small.onnx"
 DIGIT_CLASSES = np.arange(33, 43)
@@ -62,11 +63,5 @@ def digits_only(path: Path) -> bytes:
 
 def load_recogniser(threads: int | None) -> tuple[Any, str]:
     """An onnxruntime session of the digits-only recogniser and its input name."""
-    import onnxruntime as ort
-
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-    opts.inter_op_num_threads = 1
-    opts.log_severity_level = 3
-    session = ort.InferenceSession(digits_only(bundled_rapidocr_model()), opts, providers=["CPUExecutionProvider"])
+    session = cpu_session(digits_only(bundled_rapidocr_model()), threads)
     return session, session.get_inputs()[0].name

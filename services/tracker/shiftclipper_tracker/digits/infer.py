@@ -6,12 +6,12 @@ per-view posteriors are averaged, so views that disagree lower the winner's prob
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from ..ort_session import cpu_session
 from .labels import NONE_INDEX, TRAIN_WINDOW, Window, normalise, to_input
 
 MODEL_PATH = Path(__file__).with_name("jersey_digits.onnx")
@@ -35,15 +35,9 @@ class DigitModel:
         windows: Sequence[Window] = DEFAULT_WINDOWS,
         threads: int | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         if not Path(model_path).is_file():
             raise RuntimeError(f"{model_path} is missing: retrain with `python -m shiftclipper_tracker.digits.train`")
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(str(model_path), opts, providers=["CPUExecutionProvider"])
+        self._session = cpu_session(Path(model_path), threads)
         self.windows = tuple(windows)
 
     def view_posteriors(self, crops: Sequence[np.ndarray]) -> np.ndarray:
