@@ -195,8 +195,9 @@ def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_cle
     out = track_video(models, str(video), work, hooks)  # type: ignore[arg-type]
     assert [(s.start_s, round(s.end_s)) for s in out.segments] == [(0.0, 4)]
     assert out.stats.frames_decoded == 40
-    assert detector.coasted >= 15 and detector.detected + detector.coasted == 40
+    # every other frame from when its reads settle it (2 x vote_threshold, repeats counted per pose: about 1.5 s)
+    assert detector.coasted >= 12 and detector.detected + detector.coasted == 40
     assert out.stats.frames_detected == detector.detected
-    assert out.segments[0].confidence > 0.9  # coasted frames between sightings count as seen
+    assert out.segments[0].confidence > 0.8  # coasted frames between sightings count as seen
     every = track_video(models, str(video), work, hooks, speed=SpeedOptions(settled_stride=1))  # type: ignore[arg-type]
     assert detector.coasted == 0 and every.stats.frames_detected == 40

@@ -85,7 +85,9 @@ def test_teammate_locked_early_is_retracted_before_final() -> None:
 
 
 def test_noise_flip_relocks_without_losing_the_start() -> None:
-    target = Player("19", RED, [(5, 40, 1)], read_conf=0.8, script=["19", "19", "18", "18", "18", "19", "19", "19"])
+    target = Player(
+        "19", RED, [(5, 40, 1)], read_conf=0.8, script=["19", "19", "19", "18", "18", "18", "19", "19", "19"]
+    )
     run = drive(setup(), [target], 60)
     kinds = [e.kind for e in run.core.timeline]
     assert "unlocked" in kinds and ("retracted" in kinds or "truncated" in kinds)
@@ -184,8 +186,8 @@ def test_gap_merge_merges_and_delays_finality() -> None:
 
 
 def test_min_shift_drops_short_ones() -> None:
-    target = Player("19", RED, [(5, 6.5, 1), (40, 60, 2)])
-    run = drive(setup(), [target], 90)
+    target = Player("19", RED, [(5, 8, 1), (40, 60, 2)])  # 3 s: long enough to confirm, shorter than 4 s
+    run = drive(setup(), [target], 90, tuning(min_shift_s=4.0))
     assert close(spans(run), [(40, 60)])
     assert run.segments[0].index == 0
     assert "dropped" in [e.kind for e in run.core.timeline]
@@ -366,3 +368,13 @@ def test_an_id_taken_over_by_another_colour_ends_the_shift_where_the_colour_chan
     segments = _stream(core, lambda t: WHITE if t >= 6.0 else RED, 12.0)
     assert [(s.start_s, s.end_s) for s in segments] == [(0.0, 6.0)]  # its first white sample
     assert "truncated" in [e.kind for e in core.timeline]
+
+
+def test_a_track_relinked_from_the_target_carries_the_shift_to_its_end() -> None:
+    # the target's track ends at 20 s; an unreadable track carries it to 24 s by re-linking alone
+    def x(t: float) -> float:
+        return 0.4 + 0.005 * t
+
+    readable = Player("19", RED, [(5, 20, 1)], x=x)
+    unreadable = Player("19", RED, [(20.3, 24, 2)], legible=0.0, x=x)
+    assert close(spans(drive(setup(), [readable, unreadable], 60)), [(5, 24)])

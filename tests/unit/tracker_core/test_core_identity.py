@@ -9,6 +9,7 @@ from shiftclipper_contracts.job_setup import SeedClick
 from shiftclipper_tracker.core.color import hex_to_lab, rgb_to_lab
 from shiftclipper_tracker.core.identity import (
     IDLE_GRACE,
+    POSE_S,
     RECHECK_FACTOR,
     Decision,
     IdentityVoter,
@@ -74,7 +75,7 @@ def test_votes_lock_and_low_confidence_reads_are_ignored() -> None:
     assert decision is None
     decision, _ = v.observe(0.6, [obs(1, read=("19", 0.7))])
     assert decision is None  # 0.7 < vote_threshold 1.2
-    decision, log = v.observe(0.7, [obs(1, read=("19", 0.7))])
+    decision, log = v.observe(1.6, [obs(1, read=("19", 0.7))])  # a new pose (POSE_S later): a whole vote
     assert decision is not None and decision.track_id == 1 and 0.5 <= decision.confidence <= 1.0
     assert [e.kind for e in log] == ["locked"]
 
@@ -91,11 +92,11 @@ def test_partial_reads_alone_never_lock() -> None:
 def test_conflicting_reads_unlock() -> None:
     v = voter()
     v.observe(0.0, [obs(1, read=("19", 0.9))])
-    decision, _ = v.observe(0.1, [obs(1, read=("19", 0.9))])
+    decision, _ = v.observe(1.0, [obs(1, read=("19", 0.9))])
     assert decision is not None
     kinds = []
     for k in range(2, 5):
-        decision, log = v.observe(k * 0.1, [obs(1, read=("12", 0.9))])
+        decision, log = v.observe(float(k), [obs(1, read=("12", 0.9))])
         kinds += [e.kind for e in log]
     assert decision is None
     assert kinds == ["unlocked"]
@@ -116,7 +117,7 @@ def test_needs_read_interval_colour_and_margin() -> None:
     assert v.needs_read(1, 0.3, red)
     assert not v.needs_read(2, 0.0, rgb_to_lab(WHITE))  # colour fails: OCR cannot make it the target
     for k in range(6):
-        v.observe(k * 0.3, [obs(1, read=("19", 0.9))])  # locks with a wide margin
+        v.observe(k * 0.3, [obs(1, read=("19", 0.99))])  # locks with a wide margin
     assert not v.needs_read(1, 1.8, red)
     assert v.needs_read(1, 1.5 + 5 * 0.3, red)  # still re-checked, at a slower cadence
 
@@ -133,16 +134,16 @@ def test_seed_click_pins_the_track_under_it() -> None:
 def test_relink_inherits_with_reduced_confidence_then_confirms() -> None:
     v = voter()
     for k in range(4):
-        before, _ = v.observe(k * 0.1, [obs(1, read=("19", 0.9))])
+        before, _ = v.observe(k * 0.5, [obs(1, read=("19", 0.9))])
     assert before is not None
-    v.observe(0.4, [])  # target lost at 0.3
-    decision, log = v.observe(1.0, [obs(5, x=0.55)])
+    v.observe(1.6, [])  # target lost at 1.5
+    decision, log = v.observe(2.2, [obs(5, x=0.55)])
     assert decision is not None and decision.track_id == 5
     assert decision.confidence < before.confidence
     assert log[0].kind == "relinked"
-    confirmed, _ = v.observe(1.1, [obs(5, x=0.55, read=("19", 0.9)), obs(6, x=0.9)])
+    confirmed, _ = v.observe(2.3, [obs(5, x=0.55, read=("19", 0.9)), obs(6, x=0.9)])
     assert confirmed is not None and confirmed.track_id == 5
-    v.observe(1.4, [obs(5, x=0.55, read=("19", 0.9))])
+    v.observe(3.3, [obs(5, x=0.55, read=("19", 0.9))])
     assert v.state.tracks[5].inherited == 0.0
 
 
@@ -150,9 +151,9 @@ def test_relink_fades_with_the_time_the_target_was_unseen() -> None:
     def relinked_after(gap: float) -> Decision | None:
         v = voter()
         for k in range(4):
-            v.observe(k * 0.1, [obs(1, read=("19", 0.9))])
-        v.observe(0.4, [])  # target lost at 0.3
-        return v.observe(0.3 + gap, [obs(5, x=0.55)])[0]
+            v.observe(k * 0.5, [obs(1, read=("19", 0.9))])
+        v.observe(1.6, [])  # target lost at 1.5
+        return v.observe(1.5 + gap, [obs(5, x=0.55)])[0]
 
     soon, later = relinked_after(0.7), relinked_after(2.0)
     assert soon is not None and later is not None and later.confidence < soon.confidence
@@ -173,7 +174,7 @@ def test_a_settled_track_is_read_at_full_rate_again_after_a_crossing_or_a_contra
     for _ in range(2):  # clearly #7: decided, re-checked only every RECHECK_FACTOR intervals
         assert v.needs_read(1, t)
         v.observe(t, [obs(1, read=("7", 0.9), x=0.2), obs(2, x=0.8)])
-        t += 0.3
+        t += 1.0  # a new pose each time (POSE_S)
     assert v.settled(v.state.tracks[1]) and not v.needs_read(1, t)
     v.observe(t, [obs(1, x=0.5), obs(2, x=0.51)])  # another skater's box over it: ids may have swapped
     assert not v.settled(v.state.tracks[1]) and v.needs_read(1, t + 0.3)
@@ -185,20 +186,20 @@ def test_a_settled_track_is_read_at_full_rate_again_after_a_crossing_or_a_contra
 def test_an_inherited_identity_goes_at_steady_weak_reads_of_another_number() -> None:
     v = voter()
     v.observe(0.0, [obs(1, read=("19", 0.9), x=0.5)])
-    decision, _ = v.observe(0.1, [obs(1, read=("19", 0.9), x=0.5)])
+    decision, _ = v.observe(1.0, [obs(1, read=("19", 0.9), x=0.5)])
     assert decision is not None and decision.track_id == 1
-    v.observe(0.2, [])  # the target's track is lost; a new track appears where it was
-    decision, _ = v.observe(0.3, [obs(2, x=0.51)])
+    v.observe(1.1, [])  # the target's track is lost; a new track appears where it was
+    decision, _ = v.observe(1.2, [obs(2, x=0.51)])
     assert decision is not None and decision.track_id == 2  # inherited, unconfirmed
     kinds = []
-    for k in range(4, 12):  # it keeps reading "13" weakly (below ocr_min_conf 0.5, above half of it)
-        decision, log = v.observe(k * 0.1, [obs(2, read=("13", 0.35), x=0.51)])
+    for k in range(3, 11):  # it keeps reading "13" weakly (below ocr_min_conf 0.5, above half of it)
+        decision, log = v.observe(1.0 + k * 0.1, [obs(2, read=("13", 0.35), x=0.51)])
         kinds += [e.kind for e in log]
     assert decision is None and "unlocked" in kinds
     own = voter()
     for k in range(12):  # a track locked on its own reads is not unseated by the same weak reads
         read = ("19", 0.9) if k < 3 else ("13", 0.35)
-        decision, _ = own.observe(k * 0.1, [obs(1, read=read)])
+        decision, _ = own.observe(k * 0.5, [obs(1, read=read)])
     assert decision is not None
 
 
@@ -235,3 +236,33 @@ def test_an_unreadable_track_is_read_at_full_rate_after_a_crossing() -> None:
     assert v.state.tracks[1].idle_reads == IDLE_GRACE + 2 and not v.needs_read(1, t + 0.3)
     v.observe(t, [obs(1, x=0.5), obs(2, x=0.51)])  # another skater's box over it: ids may have swapped
     assert v.needs_read(1, t + 0.3)
+
+
+def test_repeated_reads_of_one_pose_count_as_one_view() -> None:
+    """A #14 holding one pose with his "1" hidden is read "4" on every frame: seven reads in 2 s are one view of
+    him, not seven, and do not outweigh the "14" he showed; the same reads spread over as many poses do."""
+
+    def after(spacing: float) -> Decision | None:
+        v = voter("4")
+        v.observe(0.0, [obs(1, read=("14", 0.42))])
+        decision = None
+        for k in range(1, 8):
+            decision, _ = v.observe(k * spacing, [obs(1, read=("4", 0.75))])
+        return decision
+
+    assert after(0.3) is None
+    assert after(POSE_S) is not None
+
+
+def test_a_superset_read_while_crossing_another_skater_is_two_numbers_not_one() -> None:
+    """A #4 overlapping a #1 is read "41" off a crop holding both: no evidence that he wears 41 (or 14)."""
+
+    def locked_after_41(other_x: float) -> bool:
+        v = voter("4")
+        for k in range(3):
+            v.observe(float(k), [obs(1, read=("4", 0.9), x=0.3), obs(2, x=other_x)])
+        decision, _ = v.observe(3.0, [obs(1, read=("41", 0.86), x=0.3), obs(2, x=other_x)])
+        return decision is not None
+
+    assert locked_after_41(other_x=0.31)  # boxes overlap: both numbers in one crop
+    assert not locked_after_41(other_x=0.8)  # alone: a whole "41" refutes the #4

@@ -1,7 +1,8 @@
 """Which track is the target player: tracklet-level jersey-number voting plus a colour gate.
 
 In the spirit of Koshkina & Elder (2024): single-crop reads are unreliable, so each track
-accumulates confidence-weighted votes and only the tracklet's net evidence decides. On top of
+accumulates confidence-weighted votes and only the tracklet's net evidence decides. Reads of one number
+in quick succession see one pose and count as about one view (POSE_S). On top of
 that: seed clicks pin a track, and a new track appearing where the target was just lost inherits
 the identity with reduced confidence until its own reads confirm it.
 
@@ -45,9 +46,11 @@ PARTIAL_RATIO = 3.0
 PARTIAL_EXCESS_WEIGHT = 0.5
 """Lone-digit reads beyond PARTIAL_RATIO x the full reads (plus one threshold of grace) count against:
 a track that reads "9" far more often than "19" most likely wears 9 (a real 19 shows "19" at times)."""
-EVIDENCE_CAP = 10.0
+EVIDENCE_CAP = 5.0
 """When a track's largest evidence sum passes this (x vote_threshold), all its sums are scaled down
-together: ratios are kept while old evidence fades, so a tracker id switch can be outvoted."""
+together: ratios are kept while old evidence fades, so a tracker id switch can be outvoted. With reads
+counted per pose (POSE_S), other numbers outvote a capped target in a few seconds of reads; at 10, a target
+whose id passed to a #5 with no crossing on the 5-minute seed-2 game kept its shift 13 s past its end."""
 HOLD_FRACTION = 0.25
 """Hysteresis: noise in a true target's reads should not flip it in and out of identity."""
 PIN_PRIOR = 2.0
@@ -113,6 +116,12 @@ of it); a real change of wearer wins after half of them."""
 OFF_COLOUR_MIN_S = 1.0
 """A track whose colour fails the gate for this long was worn by someone else (`wearer_since`); shorter runs are
 a skater passing in front or the light (the practice close-up's #19 failed for 0.3 s)."""
+POSE_S = 1.0
+"""Reads of one number on one track within this long of each other mostly see the same pose of the same crop, so
+they are not independent evidence: a repeat counts in proportion to the time since the previous read (the first
+of a run, or a read of another number, counts whole). On the 5-minute seed-2 game a #14 held one pose with his
+"1" hidden for 2 s and was read "4" seven times at 0.59-0.85: that outweighed his "14" read and made a 16 s false
+shift. A steadily read target still locks on its second read (0.95 + 0.3 x 0.95 at the broadcast rate)."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
@@ -157,6 +166,8 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     superset: float = 0.0
     """Confidence sum of reads of a longer number containing a one-digit target (never scaled down)."""
     last_read_t: float | None = None
+    last_vote: tuple[float, str] | None = None
+    """Time and number of the latest read that voted (POSE_S)."""
     pinned: bool = False
     inherited: float = 0.0
     """Confidence inherited by re-linking; 0 once the track's own reads confirm it (or never relinked)."""
@@ -321,10 +332,13 @@ class IdentityVoter:
     def observe(self, t: float, tracks: list[TrackObs]) -> tuple[Decision | None, list[TimelineEntry]]:
         """Fold one frame's (rink-filtered) tracks in; return the target decision and events."""
         log: list[TimelineEntry] = []
+        crossing = _crossing_ids(tracks)
         for obs in sorted(tracks, key=lambda o: o.track_id):
-            self._observe_track(t, obs, log)
+            self._observe_track(t, obs, obs.track_id in crossing, log)
         present = {o.track_id for o in tracks}
-        self._note_crossings(t, tracks)
+        for track_id in crossing:
+            tr = self.state.tracks[track_id]
+            tr.crossings = [*tr.crossings[-(CROSSINGS_KEPT - 1) :], t]
         self._apply_clicks(t, tracks, log)
         self._relink(t, present, log)
         self._update_locks(t, present, log)
@@ -333,7 +347,7 @@ class IdentityVoter:
         self._prune(t)
         return decision, log
 
-    def _observe_track(self, t: float, obs: TrackObs, log: list[TimelineEntry]) -> None:
+    def _observe_track(self, t: float, obs: TrackObs, crossing: bool, log: list[TimelineEntry]) -> None:
         tr = self.state.tracks.get(obs.track_id)
         if tr is None:
             tr = TrackIdentity(track_id=obs.track_id, first_t=t, first_foot=foot_point(obs.box), last_t=t, box=obs.box)
@@ -356,7 +370,9 @@ class IdentityVoter:
             tr.last_read_t = t
             floor = self.tuning.ocr_min_conf
             kind = classify_read(obs.read.number.strip(), self.number)
-            if kind is ReadKind.superset or (kind is ReadKind.conflict and tr.inherited > 0.0 and not tr.support):
+            if kind is ReadKind.superset and crossing:
+                floor = math.inf  # two skaters in one crop: their numbers side by side ("41") are no superset
+            elif kind is ReadKind.superset or (kind is ReadKind.conflict and tr.inherited > 0.0 and not tr.support):
                 floor *= REFUTE_MIN_CONF_FACTOR
             used = obs.read.confidence >= floor
             if used:
@@ -367,7 +383,11 @@ class IdentityVoter:
             tr.idle_reads += 1
 
     def _vote(self, tr: TrackIdentity, t: float, number: str, conf: float, log: list[TimelineEntry]) -> None:
-        kind = classify_read(number.strip(), self.number)
+        number = number.strip()
+        kind = classify_read(number, self.number)
+        if tr.last_vote is not None and tr.last_vote[1] == number:
+            conf *= min(1.0, max(0.0, t - tr.last_vote[0]) / POSE_S)  # a repeat of the same pose (POSE_S)
+        tr.last_vote = (t, number)
         if kind is ReadKind.full:
             tr.support += conf
         elif kind is ReadKind.partial:
@@ -388,16 +408,6 @@ class IdentityVoter:
             tr.support, tr.partial, tr.conflict = tr.support * scale, tr.partial * scale, tr.conflict * scale
         if tr.inherited > 0.0 and self.own_net(tr) >= self.threshold and tr.support > 0.0:
             tr.inherited = 0.0  # confirmed by its own reads
-
-    def _note_crossings(self, t: float, tracks: list[TrackObs]) -> None:
-        crossing: set[int] = set()
-        for i, a in enumerate(tracks):
-            for b in tracks[i + 1 :]:
-                if overlap_of_smaller(a.box, b.box) >= CROSSING_OVERLAP:
-                    crossing |= {a.track_id, b.track_id}
-        for track_id in crossing:
-            tr = self.state.tracks[track_id]
-            tr.crossings = [*tr.crossings[-(CROSSINGS_KEPT - 1) :], t]
 
     def _switched(self, tr: TrackIdentity) -> bool:
         """Whether the track's latest reads say it now follows the target after following someone else;
@@ -579,6 +589,16 @@ def _trailing(reads: list[tuple[float, float, str]], kind: ReadKind | None) -> l
         else:
             break
     return reads[len(reads) - n :]
+
+
+def _crossing_ids(tracks: list[TrackObs]) -> set[int]:
+    """Tracks whose box overlaps another's by CROSSING_OVERLAP on this frame."""
+    crossing: set[int] = set()
+    for i, a in enumerate(tracks):
+        for b in tracks[i + 1 :]:
+            if overlap_of_smaller(a.box, b.box) >= CROSSING_OVERLAP:
+                crossing |= {a.track_id, b.track_id}
+    return crossing
 
 
 def _crossing_between(crossings: list[float], after: float, before: float) -> float | None:
