@@ -369,22 +369,23 @@ class IdentityVoter:
         if obs.read is not None and not cut_by_frame_edge(obs.box):
             tr.last_read_t = t
             floor = self.tuning.ocr_min_conf
-            kind = classify_read(obs.read.number.strip(), self.number)
-            if kind is ReadKind.superset and crossing:
-                floor = math.inf  # two skaters in one crop: their numbers side by side ("41") are no superset
-            elif kind is ReadKind.superset or (kind is ReadKind.conflict and tr.inherited > 0.0 and not tr.support):
+            number = obs.read.number.strip()
+            kind = classify_read(number, self.number)
+            # two skaters in one crop: their numbers side by side ("41") are no superset
+            two_in_one = kind is ReadKind.superset and crossing
+            if kind is ReadKind.superset or (kind is ReadKind.conflict and tr.inherited > 0.0 and not tr.support):
                 floor *= REFUTE_MIN_CONF_FACTOR
-            used = obs.read.confidence >= floor
+            used = obs.read.confidence >= floor and not two_in_one
             if used:
-                self._vote(tr, t, obs.read.number, obs.read.confidence, log)
+                self._vote(tr, t, number, kind, obs.read.confidence, log)
         if used:
             tr.idle_reads = 0
         elif self.state.ocr_asked.get(obs.track_id) == t:  # OCR ran on it this frame and gave nothing usable
             tr.idle_reads += 1
 
-    def _vote(self, tr: TrackIdentity, t: float, number: str, conf: float, log: list[TimelineEntry]) -> None:
-        number = number.strip()
-        kind = classify_read(number, self.number)
+    def _vote(
+        self, tr: TrackIdentity, t: float, number: str, kind: ReadKind, conf: float, log: list[TimelineEntry]
+    ) -> None:
         if tr.last_vote is not None and tr.last_vote[1] == number:
             conf *= min(1.0, max(0.0, t - tr.last_vote[0]) / POSE_S)  # a repeat of the same pose (POSE_S)
         tr.last_vote = (t, number)
