@@ -281,6 +281,15 @@ def test_without_a_crossing_only_a_plain_change_of_reads_is_a_hand_over() -> Non
     assert close(spans(run), [(5, 40)]), run.core.timeline
 
 
+def test_a_lone_misread_inside_the_run_after_a_plain_hand_over_does_not_move_it() -> None:
+    # #1 wears track 2 for 20 s, then the target takes it with no crossing; he is read "4", once "7" (before his
+    # evidence outweighs #1's), then "4" again: his shift starts at the hand-over, not at the "7"
+    one = Player("1", RED, [(0, 20, 2)])
+    target = Player("4", RED, [(20.1, 50, 2)], read_conf=0.9, script=["4"] * 12 + ["7"])
+    run = drive(setup("4"), [one, target], 70)
+    assert close(spans(run), [(20, 50)], tol=1.0), run.core.timeline  # midway between the two players' reads
+
+
 def test_a_teammate_showing_his_whole_number_after_a_false_lock_is_not_a_hand_over() -> None:
     # target #4; a #14 shows only his "4" for 3 s (locks), then "1" and "14": the same skater all along, so the
     # false shift is retracted whole, not kept up to a "hand-over" between the "4"s and the "1"

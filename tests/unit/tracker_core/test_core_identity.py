@@ -247,11 +247,28 @@ def test_repeated_reads_of_one_pose_count_as_one_view() -> None:
         v.observe(0.0, [obs(1, read=("14", 0.42))])
         decision = None
         for k in range(1, 8):
-            decision, _ = v.observe(k * spacing, [obs(1, read=("4", 0.75))])
+            decision, _ = v.observe(k * spacing, [obs(1, read=("4", 0.85))])
         return decision
 
     assert after(0.3) is None
     assert after(POSE_S) is not None
+
+
+def test_a_one_digit_target_read_without_assurance_needs_more_views() -> None:
+    """Reads of "4" below DOUBT_CONF are as often a #14's dropped digit: a skater read "4" at 0.65 for 1.8 s is
+    not locked as #4, one read at 0.9 is; a two-digit target's reads cannot be a dropped digit and count whole."""
+
+    def locked(number: str, conf: float, seconds: float) -> bool:
+        v = voter(number)
+        decision = None
+        for k in range(round(seconds / 0.3) + 1):
+            decision, _ = v.observe(k * 0.3, [obs(1, read=(number, conf))])
+        return decision is not None
+
+    assert not locked("4", 0.65, 1.8)
+    assert locked("4", 0.9, 1.8)
+    assert locked("19", 0.65, 1.8)
+    assert locked("4", 0.65, 6.0)  # a target read steadily but weakly still locks, later
 
 
 def test_a_superset_read_while_crossing_another_skater_is_two_numbers_not_one() -> None:

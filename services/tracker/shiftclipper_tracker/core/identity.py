@@ -122,6 +122,15 @@ they are not independent evidence: a repeat counts in proportion to the time sin
 of a run, or a read of another number, counts whole). On the 5-minute seed-2 game a #14 held one pose with his
 "1" hidden for 2 s and was read "4" seven times at 0.59-0.85: that outweighed his "14" read and made a 16 s false
 shift. A steadily read target still locks on its second read (0.95 + 0.3 x 0.95 at the broadcast rate)."""
+DOUBT_CONF = 0.8
+DOUBT_WEIGHT = 0.6
+"""A one-digit target's number read below DOUBT_CONF counts DOUBT_WEIGHT of its confidence, unless the track
+inherited the identity by re-linking (where it appeared says who it is): the recogniser's commonest error is a
+dropped digit, and a #14's dropped digit reads exactly "4". On the labelled NHL crops
+(`bench/ocr_accuracy.py --errors`), 13 of the 25 wrong reads at 0.5-0.8 were a two-digit number read as one of
+its digits, and none of the wrong reads at 0.8 or more. On the 60-minute benchmark game the #14's false locks
+rested on 1-2 s of "4" reads at 0.58-0.73; counted so, they need about 3 s of them (precision 0.73 -> 0.90).
+The price: a target whose own crops read that weakly locks later or not at all (seed 4 in docs/benchmarks.md)."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
@@ -386,6 +395,8 @@ class IdentityVoter:
     def _vote(
         self, tr: TrackIdentity, t: float, number: str, kind: ReadKind, conf: float, log: list[TimelineEntry]
     ) -> None:
+        if kind is ReadKind.full and len(self.number) == 1 and conf < DOUBT_CONF and not tr.inherited:
+            conf *= DOUBT_WEIGHT  # maybe a two-digit number with a digit dropped (DOUBT_CONF)
         if tr.last_vote is not None and tr.last_vote[1] == number:
             conf *= min(1.0, max(0.0, t - tr.last_vote[0]) / POSE_S)  # a repeat of the same pose (POSE_S)
         tr.last_vote = (t, number)
@@ -443,11 +454,12 @@ class IdentityVoter:
         return max((x for x in (tr.since, recoloured, self._read_handover(tr)) if x is not None), default=None)
 
     def _read_handover(self, tr: TrackIdentity) -> float | None:
-        """Midway between the last read of another number and the first of the track's current run of target
-        reads, when the reads before that run plainly show another player (`_plain_other`)."""
-        run = _trailing(tr.reads, ReadKind.full)
-        before = tr.reads[: len(tr.reads) - len(run)]
-        return (before[-1][0] + run[0][0]) / 2 if run and self._plain_other(before) else None
+        """Midway between the first read of the track's run of target evidence (`_strongest_suffix`) and the read
+        before it, when the reads before that run plainly show another player (`_plain_other`)."""
+        start = _strongest_suffix(tr.reads)
+        if not start or not self._plain_other(tr.reads[:start]):
+            return None
+        return (tr.reads[start - 1][0] + tr.reads[start][0]) / 2
 
     def _plain_other(self, reads: list[tuple[float, float, str]]) -> bool:
         """Reads that plainly show another player: worth PLAIN_HANDOVER_FACTOR thresholds against the target and
@@ -590,6 +602,19 @@ def _trailing(reads: list[tuple[float, float, str]], kind: ReadKind | None) -> l
         else:
             break
     return reads[len(reads) - n :]
+
+
+def _strongest_suffix(reads: list[tuple[float, float, str]]) -> int | None:
+    """Where the reads with the largest positive sum up to the latest begin (the latest such start on a tie), or
+    None: the run of target evidence, which a lone misread inside does not end. On the 60-minute benchmark game
+    the target took a #1's id with no crossing, was read "4" for 7 s, once "7", then "4" again: the run of
+    trailing "4"s started at the "7", and so did his shift, 7.4 s late."""
+    best, best_at, total = 0.0, None, 0.0
+    for i in range(len(reads) - 1, -1, -1):
+        total += reads[i][1]
+        if total > best + _EPS:
+            best, best_at = total, i
+    return best_at
 
 
 def _crossing_ids(tracks: list[TrackObs]) -> set[int]:
