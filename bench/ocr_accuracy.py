@@ -164,6 +164,9 @@ def main() -> int:
     if not MODEL_PATH.is_file() and any(e != "rapidocr" for e in engines):
         print(f"note: {MODEL_PATH.name} not trained (python -m shiftclipper_tracker.digits.train): rapidocr only")
         engines = [e for e in engines if e == "rapidocr"]
+    if not engines and args.no_baseline:
+        print("nothing to measure: no reader engine left and --no-baseline given")
+        return 2
     results = [run_reader(crops, args.threads, args.batch, e) for e in engines]
     if not args.no_baseline:
         results.append(run_baseline(crops, args.threads))
