@@ -271,6 +271,20 @@ def test_a_one_digit_target_read_without_assurance_needs_more_views() -> None:
     assert locked("4", 0.65, 6.0)  # a target read steadily but weakly still locks, later
 
 
+def test_a_relinked_track_is_confirmed_by_weak_reads_of_a_one_digit_target() -> None:
+    """Where the target was just lost, a new track's "4" at 0.65 is the target's, not a doubtful one (DOUBT_CONF):
+    two such reads in two poses confirm the inherited identity."""
+    v = voter("4")
+    for k in range(4):
+        v.observe(k * 0.5, [obs(1, read=("4", 0.9))])
+    v.observe(1.6, [])
+    _, log = v.observe(2.2, [obs(5, x=0.55)])
+    assert log[0].kind == "relinked"
+    v.observe(2.3, [obs(5, x=0.55, read=("4", 0.65))])
+    v.observe(3.3, [obs(5, x=0.55, read=("4", 0.65))])
+    assert v.state.tracks[5].inherited == 0.0
+
+
 def test_a_superset_read_while_crossing_another_skater_is_two_numbers_not_one() -> None:
     """A #4 overlapping a #1 is read "41" off a crop holding both: no evidence that he wears 41 (or 14)."""
 
