@@ -457,7 +457,7 @@ class IdentityVoter:
         """Midway between the first read of the track's run of target evidence (`_strongest_suffix`) and the read
         before it, when the reads before that run plainly show another player (`_plain_other`)."""
         start = _strongest_suffix(tr.reads)
-        if not start or not self._plain_other(tr.reads[:start]):
+        if not start or not self._plain_other(tr.reads[:start]):  # None, or 0: no reads before the run
             return None
         return (tr.reads[start - 1][0] + tr.reads[start][0]) / 2
 
