@@ -8,6 +8,8 @@ frame by frame and attaches a recorded read only where the core asks for one (`n
     .venv/bin/python -m bench.accuracy.replay record --seconds 60 --seed 1 --out bench/out/obs_60s_s1
     .venv/bin/python -m bench.accuracy.replay replay bench/out/obs_60s_s1 [--setup '{...}'] [--verbose]
 
+A cheaper, approximate recording comes from a pipeline run: `bench.accuracy.run ... --record DIR` (`Recording.live`).
+
 A recording is `<dir>/obs.json` (frames, tracks, reads) + `<dir>/truth.json`; the video is not kept.
 """
 
@@ -42,6 +44,7 @@ from shiftclipper_tracker.pipeline import (
 from shiftclipper_tracker.torso import player_crop, torso_lab
 
 from .generate import DEFAULT_TARGET_FILES, GroundTruth, generate
+from .recording import Recording
 from .run import MODEL, SPEED_HELP, speed_options
 from .score import Score, score
 
@@ -49,13 +52,6 @@ RECORD_COLOR_DISTANCE = 60.0
 """Tracks further than this (CIELAB) from the jersey colour are not read while recording: no preset's
 colour gate is that wide, so the core would never ask for them."""
 DEFAULT_SPEED = SpeedOptions()
-
-
-class Recording(msgspec.Struct):
-    fps: float
-    duration_s: float
-    detect_fps: float
-    frames: list[FrameObs]
 
 
 def record(
@@ -109,7 +105,7 @@ def replay(rec: Recording, setup: JobSetup, speed: SpeedOptions = DEFAULT_SPEED)
         out.ocr_runs += asked
         out.frames_fed += 1
         out.segments += core.update(shown)
-        skip = frames_to_skip(core, speed)
+        skip = 0 if rec.live else frames_to_skip(core, speed)
     out.segments += core.finish(rec.duration_s)
     out.timeline = core.timeline
     return out

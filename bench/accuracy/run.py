@@ -31,11 +31,13 @@ from shiftclipper_contracts.events import TrackWork
 from shiftclipper_contracts.job_setup import setup_from_obj
 from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
+from shiftclipper_tracker.core.observations import FrameObs
 from shiftclipper_tracker.decode import video_info
 from shiftclipper_tracker.pipeline import Hooks, Models, SpeedOptions, track_video
 from shiftclipper_tracker.tflite_yolo import RUNTIMES
 
-from .generate import CROPS_DIR, SHARED, GroundTruth, generate
+from .generate import CROPS_DIR, DEFAULT_TARGET_FILES, SHARED, GroundTruth, generate
+from .recording import Recording
 from .score import Score, score
 
 MODEL = SHARED / "models" / "yolov8n_int8.tflite"
@@ -48,6 +50,8 @@ class Probe:
     t: float = 0.0
     detections: list[int] = field(default_factory=list)
     reads: list[tuple[float, str, float]] = field(default_factory=list)
+    frames: list[FrameObs] | None = None
+    """When a list: every frame the core is fed is appended (`--record`)."""
 
     def attach(self, models: Models) -> None:
         update, read_batch = models.detector.update, models.reader.read_batch
@@ -57,6 +61,11 @@ class Probe:
             def needs_read(self, track_id: int, t: float, *args: Any, **kwargs: Any) -> bool:
                 probe.t = t
                 return super().needs_read(track_id, t, *args, **kwargs)
+
+            def update(self, frame: FrameObs) -> Any:
+                if probe.frames is not None:
+                    probe.frames.append(frame)
+                return super().update(frame)
 
         pipeline.TrackingCore = Core  # restored by detach()
 
@@ -107,13 +116,15 @@ def track(
     preset: str,
     extra: dict[str, Any] | None = None,
     speed: SpeedOptions | None = None,
+    record: list[FrameObs] | None = None,
 ) -> PresetResult:
+    """`record`: a list the frames fed to the core are appended to (`--record`)."""
     setup = setup_from_obj(
         {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset, **(extra or {})}
     )
     info = video_info(truth.video)
     work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
-    probe = Probe()
+    probe = Probe(frames=record)
     probe.attach(models)
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     t0 = time.perf_counter()
@@ -166,6 +177,19 @@ def report(truth: GroundTruth, result: PresetResult, verbose: bool = False) -> s
     return "\n".join(lines)
 
 
+def save_recording(
+    folder: Path, truth: GroundTruth, setup: dict[str, Any], presets: list[str], frames: list[FrameObs]
+) -> None:
+    """The frames a run fed its core, as a live `Recording` (`bench.accuracy.replay`), and the truth."""
+    obj = {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": presets[0], **setup}
+    detect_fps = setup_from_obj(obj).effective_tuning().detect_fps
+    rec = Recording(fps=truth.fps, duration_s=truth.duration_s, detect_fps=detect_fps, frames=frames, live=True)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "obs.json").write_bytes(msgspec.json.encode(rec))
+    truth.save(folder / "truth.json")
+    print(f"recorded {len(frames)} frames to {folder}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     length = p.add_mutually_exclusive_group()
@@ -183,12 +207,24 @@ def main(argv: list[str] | None = None) -> int:
         help="detector runtime (repeat to compare on the same video in one run; default: the tracker's default)",
     )
     p.add_argument("--no-similar", action="store_true", help="no teammate whose number contains the target's")
+    p.add_argument(
+        "--all-target-crops",
+        action="store_true",
+        help="draw the target with every legible crop of its number in turn (weaker reads), not the clean one",
+    )
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--verbose", action="store_true", help="print the tracker timeline")
     p.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
+    p.add_argument(
+        "--record",
+        metavar="DIR",
+        help="save the frames fed to the core for `bench.accuracy.replay replay DIR` (one runtime and preset only)",
+    )
     a = p.parse_args(argv)
+    if a.record and (len(a.runtime or [""]) > 1 or len(a.preset or [""]) > 1):
+        p.error("--record takes one runtime and one preset")
     if not (CROPS_DIR / "labels.csv").exists() or not MODEL.exists():
         print(f"skipped: {CROPS_DIR} or {MODEL} absent")
         return 0
@@ -205,17 +241,25 @@ def main(argv: list[str] | None = None) -> int:
         else:
             width, height = (int(v) for v in a.size.lower().split("x"))
             truth = generate(
-                video, seconds=seconds, seed=a.seed, size=(width, height), similar_numbers=not a.no_similar
+                video,
+                seconds=seconds,
+                seed=a.seed,
+                size=(width, height),
+                similar_numbers=not a.no_similar,
+                target_files=None if a.all_target_crops else DEFAULT_TARGET_FILES,
             )
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         speed = speed_options(a.speed)
         results = []
+        frames: list[FrameObs] | None = [] if a.record else None
         for runtime in a.runtime or [""]:
             models = Models(load_config({}, model_path=str(MODEL), detect_runtime=runtime))
             for preset in a.preset or ["broadcast"]:
-                results.append(track(models, truth, preset, json.loads(a.setup), speed))
+                results.append(track(models, truth, preset, json.loads(a.setup), speed, frames))
                 print(f"detector runtime: {models.detector.runtime}")
                 print(report(truth, results[-1], a.verbose))
+    if a.record and frames is not None:
+        save_recording(Path(a.record), truth, json.loads(a.setup), a.preset or ["broadcast"], frames)
     if a.json:
         out = {"truth": asdict(truth), "results": [asdict(r) for r in results]}
         Path(a.json).write_text(json.dumps(out, indent=1, default=str))

@@ -1,4 +1,5 @@
-"""One small end-to-end shift-accuracy run: generate 20 s of semi-synthetic game, track it, score it.
+"""One small end-to-end shift-accuracy run: generate 20 s of semi-synthetic game, track it, score it, and replay
+what the core was fed.
 
 Needs ../shared (player crops and the detector); skipped without it. About 1-2 minutes on 2 cores.
 """
@@ -22,8 +23,10 @@ pytestmark = [
 
 def test_small_accuracy_run(tmp_path: Path) -> None:
     from bench.accuracy.generate import generate
-    from bench.accuracy.run import report, track
+    from bench.accuracy.replay import evaluate
+    from bench.accuracy.run import report, save_recording, track
     from shiftclipper_contracts.config import load_config
+    from shiftclipper_tracker.core.observations import FrameObs
     from shiftclipper_tracker.pipeline import Models
 
     truth = generate(tmp_path / "game.mp4", seconds=20, seed=3)
@@ -35,10 +38,17 @@ def test_small_accuracy_run(tmp_path: Path) -> None:
         assert (stream.width, stream.height) == (1280, 720)
         assert stream.frames in (0, 600)  # 0: not recorded in the container
 
-    result = track(Models(load_config({}, model_path=str(MODEL))), truth, "broadcast")
+    frames: list[FrameObs] = []
+    result = track(Models(load_config({}, model_path=str(MODEL))), truth, "broadcast", record=frames)
     print(report(truth, result))
     # The single shift must be found (IoU >= 0.5) and nothing else claimed. Boundary and TOI errors are
     # benchmark numbers (SPEC §5, `python -m bench.accuracy.run`), printed here but not asserted.
     assert result.score.recall == 1.0, result.segments
     assert result.score.precision == 1.0, result.segments
     assert result.score.boundary_s is not None
+
+    # The frames the core was fed, replayed through a fresh core, give the same shifts (`--record`).
+    save_recording(tmp_path / "rec", truth, {}, ["broadcast"], frames)
+    _, replayed, run, _, n_frames = evaluate(tmp_path / "rec")
+    assert replayed == result.segments
+    assert run.frames_fed == n_frames == len(frames) > 0
