@@ -137,6 +137,15 @@ def reliability(res: Result, crops: list[Crop]) -> None:
         m = answered & (conf >= lo) & (conf < hi)
         if m.any():
             print(f"  [{lo:.1f}, {min(hi, 1.0):.1f})  {m.sum():4d}   {ok[m].mean():.2f}")
+    print("  by digits read (identity.DOUBT_WEIGHT: a one-digit read's precision relative to a two-digit read's):")
+    one = np.array([n is not None and len(n) == 1 for n in res.numbers])
+    for lo, hi in ((0.2, 0.5), (0.5, 0.8), (0.8, 1.01)):
+        m = answered & (conf >= lo) & (conf < hi)
+        p1, p2 = (ok[m & sel].mean() if (m & sel).any() else float("nan") for sel in (one, ~one))
+        print(
+            f"    [{lo:.1f}, {min(hi, 1.0):.1f}): one digit {p1:.2f} exact ({(m & one).sum()}), "
+            f"two digits {p2:.2f} ({(m & ~one).sum()}), ratio {p1 / p2 if p2 else float('nan'):.2f}"
+        )
     print("  coverage/precision at threshold:")
     for t in (0.3, 0.5, 0.7, 0.9):
         m = answered & (conf >= t)

@@ -130,7 +130,9 @@ dropped digit, and a #14's dropped digit reads exactly "4". On the labelled NHL 
 (`bench/ocr_accuracy.py --errors`), 13 of the 25 wrong reads at 0.5-0.8 were a two-digit number read as one of
 its digits, and none of the wrong reads at 0.8 or more. On the 60-minute benchmark game the #14's false locks
 rested on 1-2 s of "4" reads at 0.58-0.73; counted so, they need about 2.5 s of them (precision 0.73 -> 0.90).
-The price: a target whose own crops read that weakly locks later or not at all (seed 4 in docs/benchmarks.md)."""
+The price: a target whose own crops read that weakly locks later or not at all (seed 4 in docs/benchmarks.md).
+DOUBT_WEIGHT stands for the precision of a one-digit read relative to a two-digit read of the same confidence:
+`bench/ocr_accuracy.py` prints it per band (0.57 at 0.5-0.8 in session 11, from only 46 and 26 crops)."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
