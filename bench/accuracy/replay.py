@@ -60,14 +60,14 @@ def record(
     """Observations of every processed frame; every track roughly of `color` is read on every frame.
     `tuning`: overrides of the preset (e.g. `detect_fps`; replay with the same overrides)."""
     setup = setup_from_obj({"jersey_number": "0", "jersey_color": color, "camera_mode": preset, "tuning": tuning or {}})
-    tuning = setup.effective_tuning()
+    tuned = setup.effective_tuning()
     info = video_info(str(video))
-    every_s = 1.0 / min(info.fps, tuning.detect_fps)
+    every_s = 1.0 / min(info.fps, tuned.detect_fps)
     models.detector.reset(sample_fps=1.0 / every_s)
     team = hex_to_lab(setup.jersey_color)
     frames = []
     for frame in iter_frames(str(video), every_s, DECODE_MAX_HEIGHT):
-        people = models.detector.update(frame.image, imgsz=tuning.detect_imgsz, conf=tuning.det_conf)
+        people = models.detector.update(frame.image, imgsz=tuned.detect_imgsz, conf=tuned.det_conf)
         tracks = [TrackObs(track_id=i, box=b, det_conf=s, torso_lab=torso_lab(frame.image, b)) for i, b, s in people]
         wanted = [o for o in tracks if o.torso_lab and color_match(o.torso_lab, team, None, RECORD_COLOR_DISTANCE)]
         crops = [(o, player_crop(frame.image, o.box)) for o in wanted]
@@ -75,7 +75,7 @@ def record(
         for (obs, _), read in zip(legible, models.reader.read_batch([c for _, c in legible]), strict=True):
             obs.read = read
         frames.append(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks))
-    return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuning.detect_fps, frames=frames)
+    return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuned.detect_fps, frames=frames)
 
 
 @dataclasses.dataclass
