@@ -45,7 +45,7 @@ from shiftclipper_tracker.torso import player_crop, torso_lab
 
 from .generate import DEFAULT_TARGET_FILES, GroundTruth, generate
 from .recording import Recording
-from .run import MODEL, SPEED_HELP, speed_options
+from .run import MODEL, SPEED_HELP, bench_setup, speed_options
 from .score import Score, score
 
 RECORD_COLOR_DISTANCE = 60.0
@@ -145,7 +145,7 @@ def evaluate(
 ) -> tuple[Score, list[tuple[float, float]], Replayed, GroundTruth, int]:
     """Score, predicted shifts, the replay, the truth and the number of recorded frames."""
     rec, truth = load(folder)
-    setup = setup_from_obj({"jersey_number": truth.number, "jersey_color": truth.color, **(extra or {})})
+    setup = bench_setup(truth, extra=extra)
     run = replay(rec, setup, speed)
     pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in run.segments]
     return score(pairs, truth.shifts), pairs, run, truth, len(rec.frames)

@@ -28,7 +28,7 @@ import msgspec
 
 from shiftclipper_contracts.config import load_config
 from shiftclipper_contracts.events import TrackWork
-from shiftclipper_contracts.job_setup import setup_from_obj
+from shiftclipper_contracts.job_setup import JobSetup, setup_from_obj
 from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.core.observations import FrameObs
@@ -110,6 +110,13 @@ def speed_options(overrides: str) -> SpeedOptions:
     return SpeedOptions(**json.loads(overrides))
 
 
+def bench_setup(truth: GroundTruth, preset: str = "broadcast", extra: dict[str, Any] | None = None) -> JobSetup:
+    """The job setup a benchmark game is tracked with: its target, a camera preset, and `extra` fields on top."""
+    return setup_from_obj(
+        {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset, **(extra or {})}
+    )
+
+
 def track(
     models: Models,
     truth: GroundTruth,
@@ -119,9 +126,7 @@ def track(
     record: list[FrameObs] | None = None,
 ) -> PresetResult:
     """`record`: a list the frames fed to the core are appended to (`--record`)."""
-    setup = setup_from_obj(
-        {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": preset, **(extra or {})}
-    )
+    setup = bench_setup(truth, preset, extra)
     info = video_info(truth.video)
     work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
     probe = Probe(frames=record)
@@ -181,8 +186,7 @@ def save_recording(
     folder: Path, truth: GroundTruth, setup: dict[str, Any], presets: list[str], frames: list[FrameObs]
 ) -> None:
     """The frames a run fed its core, as a live `Recording` (`bench.accuracy.replay`), and the truth."""
-    obj = {"jersey_number": truth.number, "jersey_color": truth.color, "camera_mode": presets[0], **setup}
-    detect_fps = setup_from_obj(obj).effective_tuning().detect_fps
+    detect_fps = bench_setup(truth, presets[0], setup).effective_tuning().detect_fps
     rec = Recording(fps=truth.fps, duration_s=truth.duration_s, detect_fps=detect_fps, frames=frames, live=True)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "obs.json").write_bytes(msgspec.json.encode(rec))
@@ -258,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
                 results.append(track(models, truth, preset, json.loads(a.setup), speed, frames))
                 print(f"detector runtime: {models.detector.runtime}")
                 print(report(truth, results[-1], a.verbose))
-    if a.record and frames is not None:
+    if frames is not None:
         save_recording(Path(a.record), truth, json.loads(a.setup), a.preset or ["broadcast"], frames)
     if a.json:
         out = {"truth": asdict(truth), "results": [asdict(r) for r in results]}
