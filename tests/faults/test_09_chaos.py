@@ -135,6 +135,16 @@ def _fault_loop(stack: Stack, rng: random.Random, history: History, done: thread
             stack.infra.s3.start()
 
 
+def _lines_of(stack: Stack, records: list[dict[str, Any]], limit: int = 40) -> list[str]:
+    """The exporter's latest log lines about these jobs: where a stuck job stopped (the failure is timing-bound
+    and rare, so the run that shows it must also say why)."""
+    if stack.exporter is None or not stack.exporter.log_path.exists():
+        return []
+    ids = [r["job_id"] for r in records]
+    lines = stack.exporter.log_path.read_text(errors="replace").splitlines()
+    return [line[:400] for line in lines if any(i in line for i in ids)][-limit:]
+
+
 def _expected(job: Job) -> set[str]:
     if job.kind == "poison":
         return {"failed"}
@@ -184,7 +194,7 @@ def test_random_faults_lose_no_job(fake_trackers: Stack, tmp_path: Path) -> None
     detail = [
         {k: r.get(k) for k in ("job_id", "status", "message", "attempt", "delivery", "updated_at")} for r in stuck
     ]
-    assert not stuck, f"jobs not terminal after {SETTLE_S}s: {detail} ({where})"
+    assert not stuck, f"jobs not terminal after {SETTLE_S}s: {detail} ({where}); exporter: {_lines_of(stack, stuck)}"
 
     # Checker.
     segments = [names.clip_key("", s.index).rsplit("/", 1)[1] for s in planned_segments(VIDEO_S)]
