@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+import sys
+from pathlib import Path
 
-from shiftclipper_common.localinfra import EPHEMERAL_RANGE, free_port
+import pytest
+
+from shiftclipper_common.localinfra import EPHEMERAL_RANGE, ManagedProcess, free_port
 
 
 def test_free_port_is_bindable_and_below_the_ephemeral_range() -> None:
@@ -15,3 +19,20 @@ def test_free_port_is_bindable_and_below_the_ephemeral_range() -> None:
     for port in ports:
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", port))
+
+
+def test_free_port_never_repeats_within_a_process() -> None:
+    # SeaweedFS takes eight ports drawn one after another; one drawn twice made it exit before it listened
+    ports = [free_port() for _ in range(300)]
+    assert len(set(ports)) == len(ports)
+
+
+def test_a_server_that_dies_before_listening_says_why(tmp_path: Path) -> None:
+    # the shape of SeaweedFS's crash on a taken port: one fatal line, then a goroutine dump
+    crash = "print('I1206 starting'); print('F1206 listen tcp: bind: address already in use');"
+    crash += "print('goroutine 1 [running]:\\n' * 50); raise SystemExit(255)"
+    server = ManagedProcess("crash", [sys.executable, "-c", crash], tmp_path / "crash.log", ready_port=free_port())
+    with pytest.raises(RuntimeError, match=r"exited with 255[^\n]*\n.*address already in use") as raised:
+        server.start(timeout=30)
+    server.stop()
+    assert "goroutine" not in str(raised.value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -23,6 +24,9 @@ from typing import IO
 EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_WINDOW = 10_000
 """free_port draws from this many ports just below the kernel's ephemeral range."""
+_handed_out: set[int] = set()
+"""Ports free_port already returned in this process: a free port is only free until its server binds it,
+so two draws for one server (SeaweedFS takes eight) must not repeat (a CI run lost its S3 server so)."""
 
 
 def free_port() -> int:
@@ -37,15 +41,21 @@ def free_port() -> int:
     pick = random.SystemRandom()
     for _ in range(200):
         port = pick.randint(max(1024, low - PORT_WINDOW), low - 1)
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if port not in _handed_out and _bindable(port):
+            _handed_out.add(port)
             return port
     with socket.socket() as sock:  # that window is full: any free port
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
 
 
 def find_binary(name: str) -> str:
@@ -59,17 +69,35 @@ def find_binary(name: str) -> str:
     return found
 
 
-def wait_port(port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_port(
+    port: int, timeout: float = 30.0, proc: subprocess.Popen[bytes] | None = None, log_path: Path | None = None
+) -> None:
+    """Block until `port` accepts; an early exit of `proc` raises with the end of its log (the reason)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
-            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened")
+            said = f":\n{log_tail(log_path)}" if log_path is not None else ""
+            raise RuntimeError(f"process exited with {proc.returncode} before port {port} opened{said}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.1)
     raise TimeoutError(f"port {port} did not open within {timeout}s")
+
+
+_SAYS_WHY = re.compile(r"^[EF]\d{4} |error|fatal|panic", re.IGNORECASE)
+
+
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log that say why a process died, for error messages: its error and fatal lines
+    when it has any (a Go crash ends in a long goroutine dump), else its last lines."""
+    try:
+        text = path.read_text(errors="replace").splitlines()
+    except OSError as exc:
+        return f"(no log: {exc})"
+    fatal = [line for line in text if _SAYS_WHY.search(line)]
+    return "\n".join((fatal or text)[-lines:])
 
 
 def wait_http_ready(url: str, alive: Callable[[], bool] = lambda: True, timeout: float = 60.0) -> None:
@@ -112,7 +140,7 @@ class ManagedProcess:
             start_new_session=True,  # Ctrl-C in a terminal reaches the supervisor only
         )
         if self.ready_port is not None:
-            wait_port(self.ready_port, timeout, self.proc)
+            wait_port(self.ready_port, timeout, self.proc, self.log_path)
         return self
 
     @property
