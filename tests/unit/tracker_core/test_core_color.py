@@ -5,6 +5,7 @@ import pytest
 
 from shiftclipper_tracker.core.color import (
     color_match,
+    colour_changed_at,
     hex_to_lab,
     hex_to_rgb,
     hue_differs,
@@ -13,6 +14,7 @@ from shiftclipper_tracker.core.color import (
     rgb_array_to_lab,
     rgb_to_lab,
 )
+from shiftclipper_tracker.core.observations import Lab
 
 TEAM = hex_to_lab("#c8102e")
 WHITE = hex_to_lab("#ffffff")
@@ -71,3 +73,17 @@ def test_a_shaded_light_blue_torso_is_not_a_dark_maroon_one() -> None:
         assert not hue_differs(torso, maroon)
         assert color_match(torso, maroon, None, 35.0) > 0.5
     assert not hue_differs((70.0, 1.0, -5.0), maroon)  # near-grey: hue means nothing, the distance decides
+
+
+def test_colour_changed_at_finds_a_new_wearer_not_an_occluder() -> None:
+    now, other = (26.0, 40.0, 9.0), (45.0, 15.0, 3.0)  # the 5-minute seed-3 game's hand-over
+
+    def samples(*runs: tuple[tuple[float, float, float], int]) -> list[tuple[float, Lab]]:
+        labs = [lab for lab, n in runs for _ in range(n)]
+        return [(round(0.1 * i, 1), lab) for i, lab in enumerate(labs)]
+
+    assert colour_changed_at(samples((other, 13), (now, 7)), now, 1.0) == 1.3  # another skater, then ours
+    assert colour_changed_at(samples((other, 5), (now, 7)), now, 1.0) is None  # 0.4 s: someone passing in front
+    assert colour_changed_at(samples((now, 10), (other, 13), (now, 7)), now, 1.0) is None  # ours before: occluded
+    assert colour_changed_at(samples((now, 20)), now, 1.0) is None
+    assert colour_changed_at(samples(((30.0, 45.0, 15.0), 13), (now, 7)), now, 1.0) is None  # shading: same jersey

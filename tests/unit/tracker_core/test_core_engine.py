@@ -103,6 +103,10 @@ def test_opponent_with_same_number_never_becomes_target(opponent_color: str | No
     assert close(spans(run), [(10, 30)])
 
 
+FADED_RED = (170, 110, 100)
+"""Passes the gate for '#c8102e' (score 0.84) at ΔE76 34 from RED."""
+
+
 def test_a_shift_starts_where_the_track_last_showed_another_colour() -> None:
     opponent = Player("7", WHITE, [(2, 10, 1)], legible=0.0)  # wears id 1 first, never read
     target = Player("19", RED, [(10.1, 30, 1)])  # ByteTrack hands the id over with no overlap
@@ -113,6 +117,9 @@ def test_a_shift_starts_where_the_track_last_showed_another_colour() -> None:
     # out of colour for a moment only (someone passing in front, the light): still the same skater
     passing = Player("7", WHITE, [(2, 2.4, 1)], legible=0.0)
     assert close(spans(drive(setup(), [passing, Player("19", RED, [(2.5, 30, 1)])], 60)), [(2, 30)])
+    # a first wearer whose faded red passes the loose jersey gate, yet is plainly another colour than the target's
+    faded = Player("7", FADED_RED, [(2, 10, 1)], legible=0.0)
+    assert close(spans(drive(setup(), [faded, target], 60)), [(10.1, 30)])
 
 
 def test_ocr_noise_still_finds_the_shifts() -> None:

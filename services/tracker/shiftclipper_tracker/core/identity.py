@@ -24,7 +24,7 @@ import msgspec
 
 from shiftclipper_contracts.job_setup import SeedClick, Tuning
 
-from .color import color_match
+from .color import color_match, colour_changed_at
 from .geometry import (
     Point,
     box_center,
@@ -113,9 +113,13 @@ COLOR_SAMPLES = 7
 (often merged into one box with it, so no overlap shows) spoils a few samples, which a median ignores and an
 average does not (with the hue gate, an average flipped the target to "another team" mid-shift and lost 18 s
 of it); a real change of wearer wins after half of them."""
+COLOUR_HISTORY = 50
+"""Torso samples kept per track (5 s at the broadcast detect rate): how far back `wearer_since` can see a change of
+colour (`colour_changed_at`)."""
 OFF_COLOUR_MIN_S = 1.0
-"""A track whose colour fails the gate for this long was worn by someone else (`wearer_since`); shorter runs are
-a skater passing in front or the light (the practice close-up's #19 failed for 0.3 s)."""
+"""A track whose colour fails the gate, or leaves its current colour (`colour_changed_at`), for this long was worn
+by someone else (`wearer_since`); shorter runs are a skater passing in front or the light (the practice close-up's
+#19 failed for 0.3 s)."""
 POSE_S = 1.0
 """Reads of one number on one track within this long of each other mostly see the same pose of the same crop, so
 they are not independent evidence: a repeat counts in proportion to the time since the previous read (the first
@@ -168,7 +172,7 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     lab: Lab | None = None
     """Median of `labs`: the colour the gate judges."""
     labs: list[tuple[float, Lab]] = []
-    """The latest torso samples (COLOR_SAMPLES), with their times."""
+    """The latest torso samples (COLOUR_HISTORY), with their times."""
     color_score: float = 0.0
     support: float = 0.0
     """Confidence sums of full reads of the target, lone-digit (partial) reads, and other numbers."""
@@ -365,8 +369,8 @@ class IdentityVoter:
             self.state.tracks[obs.track_id] = tr
         tr.last_t, tr.box = t, obs.box
         if obs.torso_lab is not None:
-            tr.labs = [*tr.labs[-(COLOR_SAMPLES - 1) :], (t, obs.torso_lab)]
-            tr.lab = _median([lab for _, lab in tr.labs])
+            tr.labs = [*tr.labs[-(COLOUR_HISTORY - 1) :], (t, obs.torso_lab)]
+            tr.lab = _median([lab for _, lab in tr.labs[-COLOR_SAMPLES:]])
             tr.color_score = self.color_score(tr.lab)
             if tr.color_score > 0.0:
                 tr.off_colour_since = None
@@ -442,9 +446,11 @@ class IdentityVoter:
 
     def wearer_since(self, track_id: int, interval_s: float) -> float | None:
         """For a track that just became the target: when its current wearer took the id, as far as the track
-        shows, or None (from its first sighting). Three marks, the latest wins: the crossing where its reads
+        shows, or None (from its first sighting). Four marks, the latest wins: the crossing where its reads
         showed a hand-over (`since`, `_switched`); the frame (`interval_s`) after its latest run of
-        OFF_COLOUR_MIN_S or more out of the jersey colour; and a plain change of reads (`_read_handover`).
+        OFF_COLOUR_MIN_S or more out of the jersey colour; a change from another colour to its current one
+        (`colour_changed_at`: the jersey gate is loose, so a first wearer may pass it); and a plain change of reads
+        (`_read_handover`).
         ByteTrack can pass an id to a skater with no overlap at all, so the first sighting is not always the
         target's: on the 5-minute seed-3 game a track read "1", went out of the jersey colour for 6 s, then read
         "4", and its shift started at the "1". (A couple of misreads are no such proof: a true target misread
@@ -453,7 +459,9 @@ class IdentityVoter:
         if tr is None:
             return None
         recoloured = None if tr.off_colour_t is None else tr.off_colour_t + interval_s
-        return max((x for x in (tr.since, recoloured, self._read_handover(tr)) if x is not None), default=None)
+        changed = None if tr.lab is None else colour_changed_at(tr.labs, tr.lab, OFF_COLOUR_MIN_S)
+        marks = (tr.since, recoloured, changed, self._read_handover(tr))
+        return max((x for x in marks if x is not None), default=None)
 
     def _read_handover(self, tr: TrackIdentity) -> float | None:
         """Midway between the first read of the track's run of target evidence (`_strongest_suffix`) and the read
@@ -501,7 +509,7 @@ class IdentityVoter:
         if tr.color_score > 0.0 or tr.support < self.threshold:
             return None
         failing = 0
-        for _, lab in reversed(tr.labs):
+        for _, lab in reversed(tr.labs[-COLOR_SAMPLES:]):
             if self.color_score(lab) > 0.0:
                 break
             failing += 1
