@@ -17,6 +17,7 @@ from shiftclipper_common.localinfra import (
     S3Credentials,
     free_port,
     nats_process,
+    port_is_free,
     seaweed_process,
     wait_http_ready,
     wait_s3_ready,
@@ -54,14 +55,7 @@ class StackInfo:
 
 
 def _port(preferred: int) -> int:
-    import socket
-
-    with socket.socket() as sock:
-        try:
-            sock.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            return free_port()
+    return preferred if port_is_free(preferred) else free_port()
 
 
 def plan(data_dir: Path, host: str, port: int) -> StackInfo:

@@ -41,7 +41,7 @@ def free_port() -> int:
     pick = random.SystemRandom()
     for _ in range(200):
         port = pick.randint(max(1024, low - PORT_WINDOW), low - 1)
-        if port not in _handed_out and _bindable(port):
+        if port not in _handed_out and port_is_free(port):
             _handed_out.add(port)
             return port
     with socket.socket() as sock:  # that window is full: any free port
@@ -49,7 +49,8 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _bindable(port: int) -> bool:
+def port_is_free(port: int) -> bool:
+    """Whether a server could bind `port` on loopback now."""
     with socket.socket() as sock:
         try:
             sock.bind(("127.0.0.1", port))
