@@ -49,6 +49,12 @@ def stream_configs(replicas: int = 1) -> list[StreamConfig]:
     ]
 
 
+def max_deliveries(config: ServiceConfig) -> int:
+    """JetStream's max_deliver for the work and exporter consumers: one more than `max_attempts`, so a worker sees
+    the delivery past the last attempt and fails the job itself. After it, JetStream never delivers the message."""
+    return config.max_attempts + 1
+
+
 def consumer_configs(config: ServiceConfig) -> dict[str, ConsumerConfig]:
     """Durable pull consumers by stream. max_deliver is a backstop: workers fail a job themselves
     after `max_attempts` deliveries so the failure is recorded and dead-lettered."""
@@ -57,7 +63,7 @@ def consumer_configs(config: ServiceConfig) -> dict[str, ConsumerConfig]:
             durable_name=names.TRACKER_CONSUMER,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=config.ack_wait_s,
-            max_deliver=config.max_attempts + 1,
+            max_deliver=max_deliveries(config),
             max_ack_pending=config.tracker_concurrency,
             filter_subject=names.WORK_SUBJECT,
         ),
@@ -65,7 +71,7 @@ def consumer_configs(config: ServiceConfig) -> dict[str, ConsumerConfig]:
             durable_name=names.EXPORTER_CONSUMER,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=config.ack_wait_s,
-            max_deliver=config.max_attempts + 1,
+            max_deliver=max_deliveries(config),
             max_ack_pending=64,
             deliver_policy=DeliverPolicy.ALL,
             filter_subjects=[names.event_subject("*", kind) for kind in names.EXPORTER_EVENT_KINDS],

@@ -28,6 +28,7 @@ from shiftclipper_common.storage import ObjectStore, is_transient_read_error
 from shiftclipper_contracts import events as ev
 from shiftclipper_contracts import names
 from shiftclipper_contracts.config import ServiceConfig
+from shiftclipper_contracts.provision import max_deliveries
 from shiftclipper_contracts.status import ErrorInfo, JobState
 
 from .media import thumbnail
@@ -89,9 +90,26 @@ class ExporterWorker:
             await self.handle(msg)
         except Exception as exc:  # e.g. NATS unreachable: the message is redelivered after AckWait
             log.warning("event handling interrupted", subject=msg.subject, error=str(exc))
+            if (msg.metadata.num_delivered or 1) >= max_deliveries(self.config):
+                await self._give_up(msg, exc)
         finally:
             beat.cancel()
             self.slots.release()
+
+    async def _give_up(self, msg: Msg, exc: Exception) -> None:
+        """The last delivery JetStream makes was interrupted too (the projector lagging past PROJECTOR_WAIT_S on each,
+        NATS failing under it): fail the job rather than leave it `exporting` for ever. A lost segment event needs
+        nothing: `tracking_done` cuts what is missing."""
+        try:
+            event = ev.decode_event(msg.data)
+            if isinstance(event, ev.TrackingDone):
+                error = ErrorInfo(code="export_error", message=f"export interrupted on every delivery: {exc}")
+                failed = ev.JobFailed(job_id=event.job_id, attempt=event.attempt, error=error, stage="export")
+                await publish_event(self.js, failed, "export")
+            log.error("event dropped after its last delivery", job_id=event.job_id, kind=type(event).__name__)
+            await msg.term()
+        except Exception as again:  # NATS still down: nothing left to try; the log says which job
+            log.error("giving up on an event failed", subject=msg.subject, error=str(again))
 
     async def _heartbeat(self, msg: Msg) -> None:
         """Keep a long cut, reel or storage retry from being redelivered to a second handler."""
