@@ -25,8 +25,9 @@ EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
 PORT_WINDOW = 10_000
 """free_port draws from this many ports just below the kernel's ephemeral range."""
 _handed_out: set[int] = set()
-"""Ports free_port already returned in this process: a free port is only free until its server binds it,
-so two draws for one server (SeaweedFS takes eight) must not repeat (a CI run lost its S3 server so)."""
+"""Ports free_port already returned in this process: a free port is only free until its server binds it, so two
+draws for one server (SeaweedFS takes eight) must not repeat. A repeat is the likely cause of a CI run whose
+SeaweedFS exited 255 before it listened; that run kept no log of why."""
 
 
 def free_port() -> int:
