@@ -134,10 +134,13 @@ fi
 nohup "${UP[@]}" >>"$LOG" 2>&1 &
 echo $! > "$PIDFILE"
 say "started (pid $(cat "$PIDFILE"), output in $LOG); waiting for the gateway…"
-for _ in $(seq 1 180); do
+# `shiftclipper up` bounds each step of its start (S3 3 min, gateway 3 min) and exits saying which one failed, so
+# wait for it rather than for a clock of our own; the cap only guards against a hang.
+for _ in $(seq 1 600); do
   if url="$(running_url)"; then say "ready at $url   stop: kill -INT \$(cat $PIDFILE)"; exit 0; fi
   kill -0 "$(cat "$PIDFILE")" 2>/dev/null || { say "the stack exited; see $LOG"; tail -20 "$LOG" >&2; exit 1; }
   sleep 1
 done
-say "the gateway did not become ready in 180 s; see $LOG"
+say "the gateway did not become ready in 10 min; see $LOG"
+tail -20 "$LOG" >&2
 exit 1

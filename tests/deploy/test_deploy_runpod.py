@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shiftclipper_common.localinfra import free_port
+from shiftclipper_common.localinfra import free_port, log_tail
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "deploy" / "runpod" / "start.sh"
@@ -71,6 +71,11 @@ def _wait_gone(pid: int, timeout: float) -> bool:
     return False
 
 
+def _logs(data: Path) -> str:
+    """Every log's last lines, for a failure message: CI keeps nothing else."""
+    return "".join(f"\n--- {log.name}\n{log_tail(log, lines=15)}" for log in sorted((data / "logs").glob("*.log")))
+
+
 @pytest.mark.slow
 def test_real_background_start_is_idempotent(tmp_path):
     data, port = tmp_path / "data", free_port()
@@ -83,10 +88,10 @@ def test_real_background_start_is_idempotent(tmp_path):
         "SHIFTCLIPPER_PORT": str(port),
         **({"SHIFTCLIPPER_MODEL_PATH": str(MODEL)} if MODEL.exists() else {}),
     }
-    first = run("--background", timeout=200, **env)
+    first = run("--background", timeout=540, **env)  # past the stack's own bounds on each start step
     pid = int((data / "start.pid").read_text()) if (data / "start.pid").exists() else None
     try:
-        assert first.returncode == 0, first.stdout + first.stderr
+        assert first.returncode == 0, first.stdout + first.stderr + _logs(data)
         assert f"ready at http://127.0.0.1:{port}" in first.stdout
         assert httpx.get(f"http://127.0.0.1:{port}/health/ready", timeout=5).status_code == 200
         second = run("--background", timeout=60, **env)

@@ -11,8 +11,8 @@ import cv2
 import pytest
 
 from shiftclipper_cli.main import build_parser, main
-from shiftclipper_cli.stack import Stack
-from shiftclipper_common.localinfra import ManagedProcess
+from shiftclipper_cli.stack import Stack, StackInfo
+from shiftclipper_common.localinfra import ManagedProcess, free_port
 from shiftclipper_common.service import EXIT_CONFIG
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 from tests.unit.test_ocr import player_crop
@@ -71,6 +71,17 @@ def test_supervisor_restarts_a_crash_but_not_a_settings_error(tmp_path, capsys):
     assert "exporter exited; restarting (#1)" in err
     assert err.count("tracker cannot run with these settings") == 1  # said once, not on every pass
     assert misconfigured.proc is first and stack.given_up == {"tracker"}
+    stack.stop()
+
+
+def test_a_gateway_that_never_gets_ready_is_reported_with_its_log(tmp_path, capsys):
+    stack = Stack(tmp_path)
+    port = free_port()
+    stack.info = StackInfo(f"http://127.0.0.1:{port}", "k", "a", 0, 0, port, "s", "s")
+    crash = "print('ERROR: [Errno 98] address already in use'); raise SystemExit(1)"
+    stack.services = {"api": ManagedProcess("api", [sys.executable, "-c", crash], tmp_path / "api.log").start()}
+    with pytest.raises(TimeoutError, match=r"not become ready in 2 s \(\d+ restarts\).*\n.*address already in use"):
+        stack.wait_ready(timeout=2)
     stack.stop()
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shiftclipper_common.localinfra import EPHEMERAL_RANGE, ManagedProcess, free_port
+from shiftclipper_common import localinfra
+from shiftclipper_common.localinfra import EPHEMERAL_RANGE, ManagedProcess, claim_port, free_port
 
 
 def test_free_port_is_bindable_and_below_the_ephemeral_range() -> None:
@@ -25,6 +26,26 @@ def test_free_port_never_repeats_within_a_process() -> None:
     # SeaweedFS takes eight ports drawn one after another; one drawn twice made it exit before it listened
     ports = [free_port() for _ in range(300)]
     assert len(set(ports)) == len(ports)
+
+
+def test_a_claimed_port_is_never_drawn_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `shiftclipper up` claims its gateway port, then SeaweedFS draws eight: none may be the gateway's
+    monkeypatch.setattr(localinfra, "PORT_WINDOW", 64)  # draws cover the whole window
+    low = int(EPHEMERAL_RANGE.read_text().split()[0])
+    window = range(low - 64, low)
+    preferred = next(p for p in window if p not in localinfra._handed_out and localinfra.port_is_free(p))
+    assert claim_port(preferred) == preferred
+    drawn = {free_port() for _ in range(40)}
+    assert preferred not in drawn and len(drawn) == 40
+    assert claim_port(preferred) != preferred  # claimed once: a second claim gets another port
+
+
+def test_a_taken_preferred_port_is_replaced() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        taken = sock.getsockname()[1]
+        assert claim_port(taken) != taken
 
 
 def test_a_server_that_dies_before_listening_says_why(tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from pathlib import Path
 from shiftclipper_common.localinfra import (
     ManagedProcess,
     S3Credentials,
-    free_port,
+    claim_port,
+    log_tail,
     nats_process,
-    port_is_free,
     seaweed_process,
     wait_http_ready,
     wait_s3_ready,
@@ -54,10 +54,6 @@ class StackInfo:
         path.chmod(0o600)
 
 
-def _port(preferred: int) -> int:
-    return preferred if port_is_free(preferred) else free_port()
-
-
 def plan(data_dir: Path, host: str, port: int) -> StackInfo:
     """Reuse the data directory's keys and ports where still free; create them the first time."""
     old = StackInfo.load(data_dir)
@@ -65,13 +61,13 @@ def plan(data_dir: Path, host: str, port: int) -> StackInfo:
         old.api_key if old else "dev:" + secrets.token_urlsafe(18)
     )
     admin_key = os.environ.get("SHIFTCLIPPER_ADMIN_KEY", "") or (old.admin_key if old else secrets.token_urlsafe(24))
-    api_port = _port(port)
+    api_port = claim_port(port)
     return StackInfo(
         api_url=f"http://{host}:{api_port}",
         api_key=api_key,
         admin_key=admin_key,
-        nats_port=_port(old.nats_port if old else 4222),
-        s3_port=_port(old.s3_port if old else 8333),
+        nats_port=claim_port(old.nats_port if old else 4222),
+        s3_port=claim_port(old.s3_port if old else 8333),
         api_port=api_port,
         s3_access_key=old.s3_access_key if old else "sc" + secrets.token_hex(6),
         s3_secret_key=old.s3_secret_key if old else secrets.token_hex(20),
@@ -156,7 +152,12 @@ class Stack:
         try:
             wait_http_ready(f"{self.info.api_url}/health/ready", alive, timeout)
         except TimeoutError:
-            raise TimeoutError(f"the gateway did not become ready; see {self.data_dir / 'logs'}") from None
+            log = self.services["api"].log_path
+            restarts = self._restarts.get("api", 0)
+            raise TimeoutError(
+                f"the gateway did not become ready in {timeout:.0f} s ({restarts} restarts); {log} ends:\n"
+                + log_tail(log, lines=10)
+            ) from None
         except RuntimeError:  # it exited on its settings (`alive`)
             log = self.services["api"].log_path
             raise SystemExit(f"the gateway cannot run with these settings; see {log}") from None

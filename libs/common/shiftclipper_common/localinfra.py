@@ -50,6 +50,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def claim_port(preferred: int) -> int:
+    """`preferred` when it is free and not handed out yet, else a free_port; either way later free_port calls in
+    this process skip it. The stack picks its gateway port before SeaweedFS draws eight of its own, and a draw
+    that repeated the gateway's would leave the gateway restarting on "address already in use"."""
+    if preferred in _handed_out or not port_is_free(preferred):
+        return free_port()
+    _handed_out.add(preferred)
+    return preferred
+
+
 def port_is_free(port: int) -> bool:
     """Whether a server could bind `port` on loopback now."""
     with socket.socket() as sock:
