@@ -217,3 +217,38 @@ async def test_a_corrupt_status_entry_is_skipped_not_fatal(infra, client):
     finally:
         await kv.delete("zzcorrupt01")
         await nc.close()
+
+
+@pytest.mark.slow
+async def test_a_storage_outage_during_upload_is_a_503_and_keeps_the_video(make_infra, video):
+    """S3 restarting between the upload and its probe (the chaos test's rare 4xx) must not fail the job as
+    `video_unreadable`: the client is told to retry, and the stored video is still there when it does."""
+    from shiftclipper_common.localinfra import S3Credentials, wait_s3_ready
+
+    infra = make_infra()
+    async with AsyncTestClient(create_app(infra.config), timeout=120) as client:
+        job_id = (await _job(client))["job_id"]
+        signed = (await client.post(f"/jobs/{job_id}/upload-url?filename=g.mp4", headers=ALICE)).json()
+        async with httpx.AsyncClient() as direct:
+            assert (await direct.put(signed["url"], content=video.read_bytes())).status_code == 200
+        infra.s3.kill()
+        try:
+            early = await client.post(f"/jobs/{job_id}/video/complete?filename=g.mp4", headers=ALICE)
+            assert early.status_code == 503 and "object storage" in early.json()["error"]["message"], early.text
+            assert early.headers["Retry-After"]
+            status = (await client.get(f"/jobs/{job_id}", headers=ALICE)).json()
+            assert status["status"] != "failed" and status["error"] is None, status
+        finally:
+            infra.s3.start()
+        creds = S3Credentials(infra.config.s3_access_key, infra.config.s3_secret_key)
+        wait_s3_ready(infra.config.s3_endpoint, creds, infra.config.s3_bucket)
+        done = await client.post(f"/jobs/{job_id}/video/complete?filename=g.mp4", headers=ALICE)
+        assert done.status_code == 200 and done.json()["status"] == "uploaded", done.text
+
+
+def test_a_refused_read_is_storage_trouble_not_a_bad_video():
+    from shiftclipper_api.probe import StorageUnreachable, probe_video
+    from shiftclipper_common.localinfra import free_port
+
+    with pytest.raises(StorageUnreachable, match="Connection refused"):
+        probe_video(f"http://127.0.0.1:{free_port()}/jobs/x/input.mp4", 1000, "x.mp4")

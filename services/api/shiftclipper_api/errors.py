@@ -13,6 +13,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import ResponseSpec
 
+from shiftclipper_common.storage import RETRYABLE as STORAGE_RETRYABLE
 from shiftclipper_contracts.jobs import ErrorBody, ErrorDetail
 
 log = structlog.get_logger()
@@ -85,16 +86,23 @@ UNAVAILABLE_RETRY_AFTER_S = 5
 """What a 503 asks clients to wait: about one JetStream leader election."""
 
 
-def _is_unavailable(exc: Exception) -> bool:
-    """NATS could not answer in time (no connection, or a stream/bucket without a leader during a failover)."""
-    return isinstance(exc, (nats.errors.TimeoutError, nats.errors.NoServersError, nats.errors.ConnectionClosedError,
-                            nats.js.errors.ServiceUnavailableError, TimeoutError))  # fmt: skip
+BROKER_UNAVAILABLE = (nats.errors.TimeoutError, nats.errors.NoServersError, nats.errors.ConnectionClosedError,
+                      nats.js.errors.ServiceUnavailableError, TimeoutError)  # fmt: skip
+"""NATS could not answer in time (no connection, or a stream/bucket without a leader during a failover)."""
+
+
+def _unavailable(exc: Exception) -> str | None:
+    """What a 503 says when a backend, not the request, failed; None for any other error."""
+    if isinstance(exc, BROKER_UNAVAILABLE):
+        return "the message broker is not answering (failover or restart); retry shortly"
+    if isinstance(exc, STORAGE_RETRYABLE):
+        return "object storage is not answering (restart or outage); retry shortly"
+    return None
 
 
 def internal_handler(request: Request, exc: Exception) -> Response[ErrorBody]:
-    if _is_unavailable(exc):
+    if message := _unavailable(exc):
         log.warning("backend unavailable", path=request.url.path, error=repr(exc))
-        message = "the message broker is not answering (failover or restart); retry shortly"
         return _body(503, "unavailable", message, headers={"Retry-After": str(UNAVAILABLE_RETRY_AFTER_S)})
     log.exception("unhandled error", path=request.url.path)
     return _body(500, "internal", "internal error")
@@ -110,7 +118,7 @@ ERROR_STATUSES = {
     415: "Unsupported media type",
     422: "The video cannot be read",
     429: "Rate limited (see Retry-After)",
-    503: "The message broker is not answering (see Retry-After)",
+    503: "The message broker or object storage is not answering (see Retry-After)",
 }
 
 

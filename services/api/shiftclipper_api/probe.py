@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
+from shiftclipper_common.storage import is_transient_read_error
 from shiftclipper_contracts.status import VideoInfo
 
 
 class ProbeError(ValueError):
     pass
+
+
+class StorageUnreachable(ConnectionError):
+    """The probe's read failed on the storage server (refused, reset, 5xx), not on the video: the upload is
+    kept and the client told to retry, never told its video is unreadable."""
 
 
 def probe_video(url: str, size: int, filename: str) -> VideoInfo:
@@ -36,6 +42,8 @@ def probe_video(url: str, size: int, filename: str) -> VideoInfo:
     except ProbeError:
         raise
     except Exception as exc:  # PyAV raises many error types for corrupt input
+        if is_transient_read_error(exc):
+            raise StorageUnreachable(str(exc)) from None
         raise ProbeError(f"not a readable video: {exc.__class__.__name__}") from None
 
 

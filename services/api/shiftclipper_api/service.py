@@ -28,7 +28,7 @@ from .auth import Principal
 from .deps import Deps
 from .errors import ApiError, not_found
 from .jobs_repo import Conflict
-from .probe import ProbeError, probe_async
+from .probe import ProbeError, StorageUnreachable, probe_async
 
 log = structlog.get_logger()
 VIDEO_EXTENSIONS = {".mp4", ".mov", ".mkv", ".ts", ".m4v", ".avi", ".webm", ".mts"}
@@ -155,6 +155,8 @@ class JobService:
             url = await self.d.store.presign_internal_get(key, 600)
             video = await probe_async(url, size, PurePosixPath(filename).name[:200])
         except ProbeError as exc:
+            if not await self.d.store.is_up(key):  # storage went away mid-read: the video is not to blame
+                raise StorageUnreachable(f"object storage failed while reading the video: {exc}") from None
             return await self._upload_failed(job_id, key, exc)
         found = await self.d.jobs.get(job_id)
         if found is None:
