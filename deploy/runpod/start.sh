@@ -60,8 +60,9 @@ running_url() {  # the gateway URL if a stack for DATA_DIR answers /health/ready
   "$VENV/bin/python" - "$DATA_DIR/stack.json" <<'EOF'
 import json, sys, urllib.request
 url = json.load(open(sys.argv[1]))["api_url"].replace("0.0.0.0", "127.0.0.1")
+direct = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # loopback: never through an HTTP proxy
 try:
-    urllib.request.urlopen(url + "/health/ready", timeout=2).close()  # raises unless 2xx
+    direct.open(url + "/health/ready", timeout=2).close()  # raises unless 2xx
 except OSError:
     sys.exit(1)
 print(url)

@@ -3,6 +3,7 @@ of the embedded stack with this venv (install skipped) that a second run leaves 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -87,6 +88,8 @@ def test_real_background_start_is_idempotent(tmp_path):
         "SHIFTCLIPPER_HOST": "127.0.0.1",
         "SHIFTCLIPPER_PORT": str(port),
         **({"SHIFTCLIPPER_MODEL_PATH": str(MODEL)} if MODEL.exists() else {}),
+        # a pod whose pip needs a proxy: the stack's loopback traffic must not go to it (nothing listens there)
+        **dict.fromkeys(("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"), f"http://127.0.0.1:{free_port()}"),
     }
     first = run("--background", timeout=540, **env)  # past the stack's own bounds on each start step
     pid = int((data / "start.pid").read_text()) if (data / "start.pid").exists() else None
@@ -99,5 +102,6 @@ def test_real_background_start_is_idempotent(tmp_path):
         assert int((data / "start.pid").read_text()) == pid
     finally:
         if pid is not None:
-            os.kill(pid, signal.SIGINT)
+            with contextlib.suppress(ProcessLookupError):  # a stack that failed to start has exited already
+                os.kill(pid, signal.SIGINT)
             assert _wait_gone(pid, 60), "the stack did not stop on SIGINT"

@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 from shiftclipper_common import localinfra
-from shiftclipper_common.localinfra import EPHEMERAL_RANGE, ManagedProcess, claim_port, free_port
+from shiftclipper_common.localinfra import (
+    EPHEMERAL_RANGE,
+    ManagedProcess,
+    bypass_proxy_for_loopback,
+    claim_port,
+    free_port,
+)
 
 
 def test_free_port_is_bindable_and_below_the_ephemeral_range() -> None:
@@ -57,3 +63,11 @@ def test_a_server_that_dies_before_listening_says_why(tmp_path: Path) -> None:
         server.start(timeout=30)
     server.stop()
     assert "goroutine" not in str(raised.value)
+
+
+def test_loopback_bypasses_any_proxy() -> None:
+    env = {"NO_PROXY": "internal.example, localhost"}
+    bypass_proxy_for_loopback(env)
+    bypass_proxy_for_loopback(env)  # idempotent: `up` may start twice in one process
+    assert env["NO_PROXY"] == "internal.example,localhost,127.0.0.1"
+    assert env["no_proxy"] == "127.0.0.1,localhost"  # FFmpeg reads only the lower-case one

@@ -62,7 +62,7 @@ def _stack_args(parser: argparse.ArgumentParser) -> None:
 
 def _reachable(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/health/ready", timeout=2).status_code == 200
+        return httpx.get(f"{url}/health/ready", timeout=2, trust_env=False).status_code == 200  # local: no proxy
     except httpx.HTTPError:
         return False
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from shiftclipper_common.localinfra import (
     ManagedProcess,
     S3Credentials,
+    bypass_proxy_for_loopback,
     claim_port,
     log_tail,
     nats_process,
@@ -121,6 +122,7 @@ class Stack:
         """Children that exited with EXIT_CONFIG: their settings are wrong, so they stay down."""
 
     def start(self) -> StackInfo:
+        bypass_proxy_for_loopback()  # for this process and every child
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.info = plan(self.data_dir, self.host, self.port)
         creds = S3Credentials(self.info.s3_access_key, self.info.s3_secret_key)

@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -58,6 +58,18 @@ def claim_port(preferred: int) -> int:
         return free_port()
     _handed_out.add(preferred)
     return preferred
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost")
+
+
+def bypass_proxy_for_loopback(env: MutableMapping[str, str] = os.environ) -> None:
+    """Add the loopback hosts to NO_PROXY (both spellings: FFmpeg reads only `no_proxy`). A machine whose pip
+    needs an HTTP proxy exports one, and boto, httpx and FFmpeg would then send the stack's own loopback traffic
+    (S3, the gateway's health, the probe's presigned reads) to it: the stack never became ready."""
+    for name in ("NO_PROXY", "no_proxy"):
+        hosts = [h.strip() for h in env.get(name, "").split(",") if h.strip()]
+        env[name] = ",".join([*hosts, *(h for h in LOOPBACK_HOSTS if h not in hosts)])
 
 
 def port_is_free(port: int) -> bool:
@@ -121,7 +133,7 @@ def wait_http_ready(url: str, alive: Callable[[], bool] = lambda: True, timeout:
         if not alive():
             raise RuntimeError(f"the server behind {url} exited")
         try:
-            if httpx.get(url, timeout=2).status_code == 200:
+            if httpx.get(url, timeout=2, trust_env=False).status_code == 200:  # a local server: no proxy
                 return
         except httpx.HTTPError:
             pass
