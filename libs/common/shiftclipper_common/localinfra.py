@@ -52,7 +52,7 @@ def free_port() -> int:
 
 def claim_port(preferred: int) -> int:
     """`preferred` when it is free and not handed out yet, else a free_port; either way later free_port calls in
-    this process skip it. The stack picks its gateway port before SeaweedFS draws eight of its own, and a draw
+    this process skip it. The stack picks its gateway port before SeaweedFS draws seven more, and a draw
     that repeated the gateway's would leave the gateway restarting on "address already in use"."""
     if preferred in _handed_out or not port_is_free(preferred):
         return free_port()
