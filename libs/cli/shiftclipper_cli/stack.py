@@ -151,17 +151,16 @@ class Stack:
             self.supervise()  # a child that dies while starting is restarted, not waited on forever
             return "api" not in self.given_up
 
+        log = self.services["api"].log_path
         try:
             wait_http_ready(f"{self.info.api_url}/health/ready", alive, timeout)
         except TimeoutError:
-            log = self.services["api"].log_path
             restarts = self._restarts.get("api", 0)
             raise TimeoutError(
                 f"the gateway did not become ready in {timeout:.0f} s ({restarts} restarts); {log} ends:\n"
                 + log_tail(log, lines=10)
             ) from None
         except RuntimeError:  # it exited on its settings (`alive`)
-            log = self.services["api"].log_path
             raise SystemExit(f"the gateway cannot run with these settings; see {log}") from None
 
     def supervise(self) -> None:
