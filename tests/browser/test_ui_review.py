@@ -133,6 +133,8 @@ def test_outlines_retry_zip_debug_and_review(infra: Any, fake_stack: str, browse
 
     page.click("#run-btn")
     page.wait_for_selector("#progress-section:not([hidden])")
+    # This stack has no tracker: the queued job says so instead of waiting without a word.
+    page.wait_for_selector("#queue-hint:has-text('No tracker is running')")
     setup = saved_setup(page, job_id)
     rink = setup["rink_polygon"]
     assert len(rink) == 4 and rink[1:] == [[0.95, 0.05], [0.95, 0.95], [0.05, 0.95]]
@@ -149,6 +151,7 @@ def test_outlines_retry_zip_debug_and_review(infra: Any, fake_stack: str, browse
         pool.submit(asyncio.run, finish_job(infra, job_id, video_info, video.read_bytes())).result()
     page.wait_for_selector("#results-section:not([hidden])", timeout=120_000)
     assert page.locator("#shift-table tbody tr[data-index]").count() == 2
+    assert page.is_hidden("#queue-hint")  # no longer queued
 
     # 4. Debug overlay and timeline.
     page.wait_for_selector("#debug-figure:not([hidden])")

@@ -252,3 +252,51 @@ def test_a_refused_read_is_storage_trouble_not_a_bad_video():
 
     with pytest.raises(StorageUnreachable, match="Connection refused"):
         probe_video(f"http://127.0.0.1:{free_port()}/jobs/x/input.mp4", 1000, "x.mp4")
+
+
+async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path):
+    """A queued job with no tracker anywhere waits for ever: `/stats` tells so, and the CLI says it.
+    The "tracker" here is a real pull subscriber on the work consumer, waiting the way the tracker worker does."""
+    import nats.errors
+
+    from shiftclipper_cli.client import Client
+    from shiftclipper_cli.clip import queue_note
+    from shiftclipper_common.bus import close, connect
+    from shiftclipper_contracts import names
+
+    infra = make_infra()
+    with gateway(infra.config, tmp_path) as url:
+        cli = Client(url, ALICE["X-API-Key"])
+
+        async def stats() -> dict:
+            return await asyncio.to_thread(cli.call, "GET", "/stats")
+
+        first = await stats()
+        assert first["tracker_connected"] is False and first["workers"]["tracker_idle_pulls"] == 0
+        assert "no tracker is running" in (await asyncio.to_thread(queue_note, cli) or "")
+
+        nc, js = await connect(infra.config, "test-tracker")
+        sub = await js.pull_subscribe_bind(names.TRACKER_CONSUMER, stream=names.WORK_STREAM)
+
+        async def wait_for_work() -> None:
+            while True:
+                try:
+                    await sub.fetch(1, timeout=2.0)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+
+        waiting = asyncio.create_task(wait_for_work())
+        try:
+            await asyncio.sleep(0.3)
+            looks = []
+            for _ in range(12):  # over 3 s: the subscriber renews its pull request in between
+                looks.append((await stats())["tracker_connected"])
+                await asyncio.sleep(0.25)
+            assert all(looks), looks
+            assert await asyncio.to_thread(queue_note, cli) is None
+        finally:
+            waiting.cancel()
+            await sub.unsubscribe()
+            await close(nc)
+        await asyncio.sleep(2.5)  # its last pull request expires
+        assert (await stats())["tracker_connected"] is False

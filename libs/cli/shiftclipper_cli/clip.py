@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .client import Client
+from .client import ApiError, Client
 
 console = Console(stderr=True)
 STAGES = ("upload", "track", "export")
@@ -46,7 +47,13 @@ def _progress() -> Progress:
 
 def _follow(client: Client, job_id: str, progress: Progress, bars: dict[str, TaskID]) -> dict[str, Any]:
     status: dict[str, Any] = {}
+    asked = False
     for status in client.events(job_id):
+        if status["status"] == "queued" and not asked:
+            asked = True
+            note = queue_note(client)
+            if note:
+                progress.console.print(f"[yellow]{note}[/yellow]")
         tracking = min(1.0, status["progress"] / 0.9)
         progress.update(bars["track"], completed=tracking)
         if status["status"] in ("exporting", "done", "done_no_shifts"):
@@ -57,6 +64,17 @@ def _follow(client: Client, job_id: str, progress: Progress, bars: dict[str, Tas
         if status["status"] in ("done", "done_no_shifts"):
             progress.update(bars["export"], completed=1.0)
     return status or client.call("GET", f"/jobs/{job_id}")
+
+
+def queue_note(client: Client) -> str | None:
+    """Why a queued job does not start, when the gateway can tell (`GET /stats`); None otherwise."""
+    try:
+        stats = client.call("GET", "/stats")
+    except (ApiError, httpx.HTTPError):
+        return None  # an older gateway, or a hiccup: the progress bars still tell the rest
+    if stats.get("tracker_connected", True):
+        return None
+    return "no tracker is running: the job waits in the queue until one starts (Ctrl-C leaves it queued)"
 
 
 def _download(client: Client, job_id: str, results: dict[str, Any], out: Path) -> None:

@@ -89,9 +89,15 @@ class UploadUrl(msgspec.Struct):
 class Stats(msgspec.Struct):
     jobs_by_status: dict[str, int]
     queue_depth: int
+    """Tracking attempts queued and not yet taken by a tracker (all owners)."""
     tracking_in_flight: int
+    """Attempts a tracker is working on now."""
     workers: dict[str, int]
+    """Idle pull requests per worker kind: a waiting worker keeps one open."""
     dead_letters: int
+    tracker_connected: bool
+    """Whether any tracker is waiting for work or working. False: queued jobs wait until a tracker starts (the
+    web UI and the CLI say so rather than show "waiting" with no end)."""
 
 
 class CleanupResult(msgspec.Struct):

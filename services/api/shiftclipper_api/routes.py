@@ -32,6 +32,8 @@ from .uploads import (
 )
 
 SSE_PING_S = 15.0
+TRACKER_RECHECK_S = 0.25
+"""How long `/stats` waits before a second look when it sees no tracker."""
 _encoder = msgspec.json.Encoder()
 
 
@@ -157,6 +159,10 @@ async def stats(request: Request, principal: Principal) -> Stats:
     visible = [r for r in deps.status.records.values() if principal.can_see(r.owner)]
     by_status = {state.value: sum(1 for r in visible if r.status == state) for state in JobState}
     tracker = await deps.js.consumer_info(names.WORK_STREAM, names.TRACKER_CONSUMER)
+    if not (tracker.num_waiting or tracker.num_ack_pending):
+        # An idle tracker renews its pull request every couple of seconds; one look may fall between two.
+        await asyncio.sleep(TRACKER_RECHECK_S)
+        tracker = await deps.js.consumer_info(names.WORK_STREAM, names.TRACKER_CONSUMER)
     exporter = await deps.js.consumer_info(names.EVENTS_STREAM, names.EXPORTER_CONSUMER)
     return Stats(
         jobs_by_status=by_status,
@@ -164,6 +170,7 @@ async def stats(request: Request, principal: Principal) -> Stats:
         tracking_in_flight=tracker.num_ack_pending or 0,
         workers={"tracker_idle_pulls": tracker.num_waiting or 0, "exporter_idle_pulls": exporter.num_waiting or 0},
         dead_letters=by_status[JobState.failed.value],
+        tracker_connected=bool(tracker.num_waiting or tracker.num_ack_pending),
     )
 
 

@@ -220,10 +220,41 @@ function render(record) {
   if (record.clips_ready) parts.push(`${record.clips_ready} clip(s) ready`);
   if (record.error) parts.push(`${record.error.code}: ${record.error.message}`);
   $("#job-progress-text").textContent = parts.join(" · ");
+  watchQueue(status === "queued");
   if (record.proxy_ready && state.preview !== "proxy" && !state.files.has(record.job_id)) {
     loadPreview(record.job_id, record, video().currentTime);
   }
   if (!state.results) renderShifts(record.shifts || [], record.video?.duration_s, status);
+}
+
+// ---------- the queue: is any tracker there to take the job? ----------
+const QUEUE_CHECK_MS = 5000;
+let queueTimer = null;
+
+function watchQueue(queued) {
+  if (!queued) {
+    clearInterval(queueTimer);
+    queueTimer = null;
+    $("#queue-hint").hidden = true;
+    return;
+  }
+  if (queueTimer) return;
+  queueTimer = setInterval(showQueue, QUEUE_CHECK_MS);
+  showQueue();
+}
+
+async function showQueue() {
+  const stats = await api("/stats").catch(() => null);
+  if (!stats || !queueTimer) return;
+  const hint = $("#queue-hint");
+  if (!stats.tracker_connected) {
+    hint.textContent = "No tracker is running, so this job cannot start yet: it starts as soon as one does.";
+  } else if (stats.tracking_in_flight > 0 && stats.workers.tracker_idle_pulls === 0) {
+    hint.textContent = `Every tracker is busy; ${stats.queue_depth} job(s) in the queue.`;
+  } else {
+    hint.textContent = "";
+  }
+  hint.hidden = !hint.textContent;
 }
 
 // ---------- live progress ----------
