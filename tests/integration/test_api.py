@@ -254,13 +254,13 @@ def test_a_refused_read_is_storage_trouble_not_a_bad_video():
         probe_video(f"http://127.0.0.1:{free_port()}/jobs/x/input.mp4", 1000, "x.mp4")
 
 
-async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path):
+async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path, video, capsys):
     """A queued job with no tracker anywhere waits for ever: `/stats` tells so, and the CLI says it.
     The "tracker" here is a real pull subscriber on the work consumer, waiting the way the tracker worker does."""
     import nats.errors
 
-    from shiftclipper_cli.client import Client
-    from shiftclipper_cli.clip import queue_note
+    from shiftclipper_cli.client import Client, queue_note
+    from shiftclipper_cli.main import main as cli_main
     from shiftclipper_common.bus import close, connect
     from shiftclipper_contracts import names
 
@@ -300,3 +300,10 @@ async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path):
             await close(nc)
         await asyncio.sleep(2.5)  # its last pull request expires
         assert (await stats())["tracker_connected"] is False
+        # `shiftclipper status` of a queued job adds the note
+        job_id = (await asyncio.to_thread(cli.call, "POST", "/jobs", json={"name": "g", "setup": SETUP}))["job_id"]
+        await asyncio.to_thread(cli.upload, job_id, video, lambda n: None)
+        await asyncio.to_thread(cli.call, "POST", f"/jobs/{job_id}/run")
+        args = ["status", job_id, "--api-url", url, "--api-key", ALICE["X-API-Key"]]
+        assert await asyncio.to_thread(cli_main, args) == 0
+        assert "note: no tracker is running" in capsys.readouterr().err

@@ -69,3 +69,14 @@ class Client:
             with dest.open("wb") as handle:
                 for chunk in resp.iter_bytes(1024 * 1024):
                     handle.write(chunk)
+
+
+def queue_note(client: Client) -> str | None:
+    """Why a queued job does not start, when the gateway can tell (`GET /stats`); None otherwise."""
+    try:
+        stats = client.call("GET", "/stats")
+    except (ApiError, httpx.HTTPError):
+        return None  # an older gateway, or a hiccup: say nothing rather than guess
+    if stats.get("tracker_connected", True):
+        return None
+    return "no tracker is running: the job waits in the queue until one starts"

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import httpx
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from .client import ApiError, Client
+from .client import Client, queue_note
 
 console = Console(stderr=True)
 STAGES = ("upload", "track", "export")
@@ -53,7 +52,7 @@ def _follow(client: Client, job_id: str, progress: Progress, bars: dict[str, Tas
             asked = True
             note = queue_note(client)
             if note:
-                progress.console.print(f"[yellow]{note}[/yellow]")
+                progress.console.print(f"[yellow]{note} (Ctrl-C leaves it queued)[/yellow]")
         tracking = min(1.0, status["progress"] / 0.9)
         progress.update(bars["track"], completed=tracking)
         if status["status"] in ("exporting", "done", "done_no_shifts"):
@@ -64,17 +63,6 @@ def _follow(client: Client, job_id: str, progress: Progress, bars: dict[str, Tas
         if status["status"] in ("done", "done_no_shifts"):
             progress.update(bars["export"], completed=1.0)
     return status or client.call("GET", f"/jobs/{job_id}")
-
-
-def queue_note(client: Client) -> str | None:
-    """Why a queued job does not start, when the gateway can tell (`GET /stats`); None otherwise."""
-    try:
-        stats = client.call("GET", "/stats")
-    except (ApiError, httpx.HTTPError):
-        return None  # an older gateway, or a hiccup: the progress bars still tell the rest
-    if stats.get("tracker_connected", True):
-        return None
-    return "no tracker is running: the job waits in the queue until one starts (Ctrl-C leaves it queued)"
 
 
 def _download(client: Client, job_id: str, results: dict[str, Any], out: Path) -> None:

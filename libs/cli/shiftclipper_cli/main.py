@@ -13,7 +13,7 @@ import httpx
 
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 
-from .client import ApiError, Client
+from .client import ApiError, Client, queue_note
 from .stack import DEFAULT_DATA_DIR, Stack, StackInfo, model_problem, public_key, run_up
 
 
@@ -127,6 +127,8 @@ def cmd_simple(args: argparse.Namespace) -> int:
     else:
         result = client.call("POST", f"/jobs/{args.job_id}/{args.command}")
     print(json.dumps(result, indent=2))
+    if args.command in ("status", "retry") and result.get("status") == "queued" and (note := queue_note(client)):
+        print(f"note: {note}", file=sys.stderr)
     return 0
 
 
