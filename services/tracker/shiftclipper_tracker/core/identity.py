@@ -102,7 +102,8 @@ PLAIN_HANDOVER_FACTOR = 2.0
 leaves), so without a crossing the reads alone show a hand-over when the reads on the far side of it are worth
 this many vote_thresholds: on the 60-minute benchmark game a track read "1" for 35 s, then "4" (the target),
 and its shift started 38 s early; another read "2", "5", "13", then "4", 11.5 s early. A couple of misreads
-stay votes and move no shift boundary."""
+stay votes and move no shift boundary. Target reads worth this many at DOUBT_CONF or more, right after another
+number's, also drop the track's older evidence as a crossing would (`_switched`)."""
 CROWD_MARGIN = 0.5
 """A track is crowded when another box comes within this many of its box widths, sideways: skaters close
 0.2-0.5 box widths in a sampled frame, so one skipped frame could hide the whole overlap of a crossing. On the
@@ -127,16 +128,18 @@ of a run, or a read of another number, counts whole). On the 5-minute seed-2 gam
 "1" hidden for 2 s and was read "4" seven times at 0.59-0.85: that outweighed his "14" read and made a 16 s false
 shift. A steadily read target still locks on its second read (0.95 + 0.3 x 0.95 at the broadcast rate)."""
 DOUBT_CONF = 0.8
-DOUBT_WEIGHT = 0.6
+DOUBT_WEIGHT = 0.5
 """A one-digit target's number read below DOUBT_CONF counts DOUBT_WEIGHT of its confidence, unless the track
 inherited the identity by re-linking (where it appeared says who it is): the recogniser's commonest error is a
 dropped digit, and a #14's dropped digit reads exactly "4". On the labelled NHL crops
 (`bench/ocr_accuracy.py --errors`), 13 of the 25 wrong reads at 0.5-0.8 were a two-digit number read as one of
 its digits, and none of the wrong reads at 0.8 or more. On the 60-minute benchmark game the #14's false locks
-rested on 1-2 s of "4" reads at 0.58-0.73; counted so, they need about 2.5 s of them (precision 0.73 -> 0.90).
-The price: a target whose own crops read that weakly locks later or not at all (seed 4 in docs/benchmarks.md).
-DOUBT_WEIGHT stands for the precision of a one-digit read relative to a two-digit read of the same confidence:
-`bench/ocr_accuracy.py` prints it per band (0.57 at 0.5-0.8 in session 11, from only 46 and 26 crops)."""
+rested on 1-2 s of "4" reads at 0.58-0.73; counted at 0.6, they need about 2.5 s of them (precision 0.73 -> 0.90),
+at 0.5 about 3 s: the 5-minute seed-6 and seed-7 games each lost a shift's TOI to a #14 locked on 2-3 s of "4"s
+at 0.51-0.70 at 0.6 (docs/benchmarks.md, session 14). The price: a target whose own crops read that weakly
+locks later or not at all (seed 4). DOUBT_WEIGHT stands for the precision of a one-digit read relative to a
+two-digit read of the same confidence: `bench/ocr_accuracy.py` prints it per band (0.55-0.57 at 0.5-0.8 in
+session 11, from only 46 and 26 crops; 0.40 below 0.5), so 0.5 is within what the labelled crops support."""
 CLICK_WINDOW_S = 0.5
 _EPS = 1e-6
 _NUMBER = re.compile(r"^[0-9]{1,2}$")
@@ -181,6 +184,9 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     superset: float = 0.0
     """Confidence sum of reads of a longer number containing a one-digit target (never scaled down)."""
     last_read_t: float | None = None
+    assured: float = 0.0
+    """Weight of the trailing run of target reads at DOUBT_CONF or more (a conflicting or superset read ends it):
+    what lets reads alone show a hand-over to the target (`_switched`)."""
     last_vote: tuple[float, str] | None = None
     """Time and number of the latest read that voted (POSE_S)."""
     pinned: bool = False
@@ -401,11 +407,16 @@ class IdentityVoter:
     def _vote(
         self, tr: TrackIdentity, t: float, number: str, kind: ReadKind, conf: float, log: list[TimelineEntry]
     ) -> None:
-        if kind is ReadKind.full and len(self.number) == 1 and conf < DOUBT_CONF and not tr.inherited:
+        assured = conf >= DOUBT_CONF
+        if kind is ReadKind.full and len(self.number) == 1 and not assured and not tr.inherited:
             conf *= DOUBT_WEIGHT  # maybe a two-digit number with a digit dropped (DOUBT_CONF)
         if tr.last_vote is not None and tr.last_vote[1] == number:
             conf *= min(1.0, max(0.0, t - tr.last_vote[0]) / POSE_S)  # a repeat of the same pose (POSE_S)
         tr.last_vote = (t, number)
+        if kind in (ReadKind.conflict, ReadKind.superset):
+            tr.assured = 0.0
+        elif kind is ReadKind.full and assured:
+            tr.assured += conf
         if kind is ReadKind.full:
             tr.support += conf
         elif kind is ReadKind.partial:
@@ -429,26 +440,31 @@ class IdentityVoter:
 
     def _switched(self, tr: TrackIdentity) -> bool:
         """Whether the track's latest reads say it now follows the target after following someone else;
-        if so, only those reads count from now on."""
+        if so, only those reads count from now on. The change is placed at a crossing between the two runs of
+        reads, or, where the target's run holds reads worth PLAIN_HANDOVER_FACTOR thresholds at DOUBT_CONF or more
+        (`assured`), midway between them: ByteTrack also passes ids with no overlap, and a #14's superset reads,
+        which never fade, would otherwise keep the target from that id for good (the 5-minute seed-6 game)."""
         suffix = _trailing(tr.reads, ReadKind.full)
         before = tr.reads[: len(tr.reads) - len(suffix)]
         if not before or before[-1][2] != ReadKind.conflict.value or len(suffix) < SWITCH_MIN_READS:
-            return False  # a superset read before ("14" for 4) is the same player, not a hand-over
+            return False  # a superset read just before ("14" for 4) is the same player, not a hand-over
         gained = sum(w for _, w, _ in suffix)
         if gained < SWITCH_FACTOR * self.threshold or sum(w for _, w, _ in before) > -self.threshold:
             return False  # one stray misread before is noise, not another player's established identity
         crossed = _crossing_between(tr.crossings, before[-1][0] - CROSSING_SLACK_S, suffix[0][0])
+        if crossed is None and tr.assured >= PLAIN_HANDOVER_FACTOR * self.threshold - _EPS:
+            crossed = (before[-1][0] + suffix[0][0]) / 2
         if crossed is None:
-            return False  # ids swap only where two skaters overlap
+            return False
         tr.support, tr.partial, tr.conflict, tr.superset = gained, 0.0, 0.0, 0.0
         tr.reads, tr.since = suffix, crossed
         return True
 
     def wearer_since(self, track_id: int, interval_s: float) -> float | None:
         """For a track that just became the target: when its current wearer took the id, as far as the track
-        shows, or None (from its first sighting). Four marks, the latest wins: the crossing where its reads
-        showed a hand-over (`since`, `_switched`); the frame (`interval_s`) after its latest run of
-        OFF_COLOUR_MIN_S or more out of the jersey colour; a change from another colour to its current one
+        shows, or None (from its first sighting). Four marks, the latest wins: where its reads showed a hand-over
+        (`since`: a crossing, or midway between two plain runs, `_switched`); the frame (`interval_s`) after its
+        latest run of OFF_COLOUR_MIN_S or more out of the jersey colour; a change from another colour to its current one
         (`colour_changed_at`: the jersey gate is loose, so a first wearer may pass it); and a plain change of reads
         (`_read_handover`).
         ByteTrack can pass an id to a skater with no overlap at all, so the first sighting is not always the
