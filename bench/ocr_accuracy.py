@@ -137,7 +137,7 @@ def reliability(res: Result, crops: list[Crop]) -> None:
         m = answered & (conf >= lo) & (conf < hi)
         if m.any():
             print(f"  [{lo:.1f}, {min(hi, 1.0):.1f})  {m.sum():4d}   {ok[m].mean():.2f}")
-    print("  by digits read (identity.DOUBT_WEIGHT: a one-digit read's precision relative to a two-digit read's):")
+    print("  by digits read (evidence.DOUBT_WEIGHT: a one-digit read's precision relative to a two-digit read's):")
     one = np.array([n is not None and len(n) == 1 for n in res.numbers])
     for lo, hi in ((0.2, 0.5), (0.5, 0.8), (0.8, 1.01)):
         m = answered & (conf >= lo) & (conf < hi)

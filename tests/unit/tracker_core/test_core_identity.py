@@ -7,15 +7,8 @@ from tc_streams import RED, WHITE, tuning
 
 from shiftclipper_contracts.job_setup import SeedClick
 from shiftclipper_tracker.core.color import hex_to_lab, rgb_to_lab
-from shiftclipper_tracker.core.identity import (
-    IDLE_GRACE,
-    POSE_S,
-    RECHECK_FACTOR,
-    Decision,
-    IdentityVoter,
-    ReadKind,
-    classify_read,
-)
+from shiftclipper_tracker.core.evidence import POSE_S, ReadKind, classify_read
+from shiftclipper_tracker.core.identity import IDLE_GRACE, RECHECK_FACTOR, Decision, IdentityVoter
 from shiftclipper_tracker.core.observations import NumberRead, TrackObs
 
 TEAM = hex_to_lab("#c8102e")
