@@ -31,15 +31,23 @@ BITS = 6
 """The frame number is drawn as 6 black/white blocks along the bottom, to identify decoded pictures."""
 
 
-def _make_video(path: Path, n: int = N_FRAMES, fps: int = FPS, size: tuple[int, int] = (W, H)) -> Path:
+ENCODER_OPTIONS = {
+    # Non-reference B-frames, as in most broadcast files, so that skipping unused frames is exercised.
+    "libx264": {"preset": "veryfast", "crf": "10", "bf": "2", "sc_threshold": "0", "x264-params": "b-pyramid=none"},
+    "libx265": {"preset": "ultrafast", "crf": "10", "x265-params": "bframes=2:b-pyramid=0:log-level=error"},
+    "libvpx-vp9": {"crf": "10", "b": "0", "deadline": "realtime", "cpu-used": "8"},
+}
+
+
+def _make_video(
+    path: Path, n: int = N_FRAMES, fps: int = FPS, size: tuple[int, int] = (W, H), codec: str = "libx264"
+) -> Path:
     with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=fps)
+        stream = out.add_stream(codec, rate=fps)
         stream.width, stream.height = size
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = GOP
-        # Non-reference B-frames, as in most broadcast files, so that skipping unused frames is exercised.
-        opts = {"preset": "veryfast", "crf": "10", "bf": "2", "sc_threshold": "0", "x264-params": "b-pyramid=none"}
-        stream.options = opts
+        stream.options = ENCODER_OPTIONS[codec]
         for i in range(n):
             img = np.full((size[1], size[0], 3), 128, np.uint8)
             block = size[0] // BITS
@@ -122,6 +130,40 @@ def test_skipping_unused_frames_changes_nothing(video: Path) -> None:
         slow = list(iter_frames(str(video), every_s, 120, start, skip_unused=False))
         assert [f.frame_index for f in fast] == [f.frame_index for f in slow]
         assert all(np.array_equal(a.image, b.image) for a, b in zip(fast, slow, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "codec_name"),
+    [
+        ("phone.mov", "libx265", "hevc"),
+        ("camera.mkv", "libx264", "h264"),
+        ("livebarn.ts", "libx264", "h264"),
+        ("broadcast.ts", "libx265", "hevc"),
+        ("upload.webm", "libvpx-vp9", "vp9"),
+    ],
+)
+def test_other_containers_and_codecs_give_the_same_frames_and_times(
+    tmp_path: Path, name: str, codec: str, codec_name: str
+) -> None:
+    """The gateway takes mp4/mov/mkv/ts/webm: each must give the pictures at the same times, counted from the
+    video's first frame (an MPEG-TS clock starts past zero: here 0.1 s, 1.4 s from many encoders)."""
+    path = str(_make_video(tmp_path / name, codec=codec))
+    info = video_info(path)
+    assert (info.width, info.height, info.codec) == (W, H, codec_name)
+    assert info.fps == pytest.approx(FPS) and info.duration_s == pytest.approx(N_FRAMES / FPS, abs=0.11)
+    frames = list(iter_frames(path, 0.5, None))
+    assert [f.frame_index for f in frames] == [_frame_number(f) for f in frames] == list(range(0, N_FRAMES, 5))
+    assert [f.t for f in frames] == pytest.approx([i / FPS for i in range(0, N_FRAMES, 5)], abs=1e-3)
+    resumed = list(iter_frames(path, 0.5, None, start_frame=33))
+    assert [f.frame_index for f in resumed] == [_frame_number(f) for f in resumed] == list(range(35, N_FRAMES, 5))
+
+
+def test_a_4k_video_is_downscaled_while_decoding(tmp_path: Path) -> None:
+    path = str(_make_video(tmp_path / "uhd.mp4", n=4, size=(3840, 2160)))
+    assert (video_info(path).width, video_info(path).height) == (3840, 2160)
+    frames = list(iter_frames(path, 0.0, 720))
+    assert [f.image.shape for f in frames] == [(720, 1280, 3)] * 4
+    assert [_frame_number(f) for f in frames] == [0, 1, 2, 3]
 
 
 def test_start_frame_past_the_end_yields_nothing(video: Path) -> None:
