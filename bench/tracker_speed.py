@@ -238,7 +238,7 @@ def run_pipeline(models: object, src: Path, number: str, colour: str, naive: boo
     from shiftclipper_contracts.events import TrackWork
     from shiftclipper_contracts.job_setup import setup_from_obj
     from shiftclipper_tracker.decode import video_info
-    from shiftclipper_tracker.pipeline import NAIVE, Hooks, Models, SpeedOptions, track_video
+    from shiftclipper_tracker.pipeline import NAIVE, Hooks, Models, track_video
 
     assert isinstance(models, Models)
     info = video_info(str(src))
@@ -246,7 +246,7 @@ def run_pipeline(models: object, src: Path, number: str, colour: str, naive: boo
     work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     clock = Clock()
-    out = track_video(models, str(src), work, hooks, speed=NAIVE if naive else SpeedOptions())
+    out = track_video(models, str(src), work, hooks, speed=NAIVE if naive else None)
     wall, cpu = clock.stop()
     st = out.stats
     return {

@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +54,7 @@ class Probe:
     """When a list: every frame the core is fed is appended (`--record`)."""
 
     def attach(self, models: Models) -> None:
-        update, read_batch = models.detector.update, models.reader.read_batch
+        track, read_batch = models.detector.track, models.reader.read_batch
         probe = self
 
         class Core(TrackingCore):
@@ -70,7 +70,7 @@ class Probe:
         pipeline.TrackingCore = Core  # restored by detach()
 
         def det(*args: Any, **kwargs: Any) -> Any:
-            people = update(*args, **kwargs)
+            people = track(*args, **kwargs)
             self.detections.append(len(people))
             return people
 
@@ -79,13 +79,13 @@ class Probe:
             self.reads.extend((self.t, r.number, r.confidence) for r in out if r is not None)
             return out
 
-        models.detector.update = det
+        models.detector.track = det
         models.reader.read_batch = ocr
 
     @staticmethod
     def detach(models: Models) -> None:
         pipeline.TrackingCore = TrackingCore
-        del models.detector.update, models.reader.read_batch  # back to the class methods
+        del models.detector.track, models.reader.read_batch  # back to the class methods
 
 
 @dataclass
@@ -105,9 +105,9 @@ def _inside(t: float, shifts: Sequence[tuple[float, float]]) -> bool:
 SPEED_HELP = "pipeline SpeedOptions overrides as JSON, e.g. '{\"settled_stride\": 1}'"
 
 
-def speed_options(overrides: str) -> SpeedOptions:
-    """The pipeline's SpeedOptions with the JSON `overrides` applied."""
-    return SpeedOptions(**json.loads(overrides))
+def speed_options(overrides: str, base: SpeedOptions | None = None) -> SpeedOptions:
+    """`base` (default: the pipeline's SpeedOptions) with the JSON `overrides` applied."""
+    return replace(base or SpeedOptions(), **json.loads(overrides))
 
 
 def bench_setup(truth: GroundTruth, preset: str = "broadcast", extra: dict[str, Any] | None = None) -> JobSetup:
@@ -134,7 +134,7 @@ def track(
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     t0 = time.perf_counter()
     try:
-        outcome = track_video(models, truth.video, work, hooks, speed=speed or SpeedOptions())
+        outcome = track_video(models, truth.video, work, hooks, speed=speed)
     finally:
         probe.detach(models)
     wall = time.perf_counter() - t0
@@ -253,11 +253,11 @@ def main(argv: list[str] | None = None) -> int:
                 target_files=None if a.all_target_crops else DEFAULT_TARGET_FILES,
             )
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
-        speed = speed_options(a.speed)
         results = []
         frames: list[FrameObs] | None = [] if a.record else None
         for runtime in a.runtime or [""]:
             models = Models(load_config({}, model_path=str(MODEL), detect_runtime=runtime))
+            speed = speed_options(a.speed, models.speed)
             for preset in a.preset or ["broadcast"]:
                 results.append(track(models, truth, preset, json.loads(a.setup), speed, frames))
                 print(f"detector runtime: {models.detector.runtime}")

@@ -145,15 +145,21 @@ def test_frames_to_skip_only_while_nothing_is_searched(
 
 class _OnePlayerDetector:
     """Stands in for the person detector: one skater standing mid-frame on every frame (the frame loop under
-    test, not detection). Counts the frames it detects and the ones it coasts over."""
+    test, not detection). Counts the frames it detects, the batches they came in and the frames it coasts over."""
 
     def __init__(self) -> None:
         self.detected = self.coasted = 0
+        self.batches: list[int] = []
 
     def reset(self, sample_fps: float = 30.0) -> None:
         self.detected = self.coasted = 0
+        self.batches = []
 
-    def update(self, image: np.ndarray, imgsz: int = 640, conf: float = 0.1) -> list:
+    def detect_batch(self, images: list[np.ndarray], imgsz: int = 640, conf: float = 0.1) -> list:
+        self.batches.append(len(images))
+        return [f"detections {len(self.batches)}.{i}" for i in range(len(images))]
+
+    def track(self, found: str) -> list:
         self.detected += 1
         return [(1, (0.4, 0.2, 0.6, 0.9), 0.9)]
 
@@ -170,16 +176,17 @@ class _AlwaysReads19:
         return [NumberRead(number="19", confidence=0.95) for _ in crops]
 
 
-def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_clear(tmp_path: Path) -> None:
+@pytest.fixture
+def red_video(tmp_path: Path) -> tuple[Path, object]:
+    """4 s at 10 fps of a red jersey filling the frame, and a tracking job for #19 in red on it."""
     import av
 
     from shiftclipper_contracts.events import TrackWork
     from shiftclipper_contracts.job_setup import setup_from_obj
     from shiftclipper_tracker.decode import video_info
-    from shiftclipper_tracker.pipeline import Hooks, track_video
 
     video = tmp_path / "red.mp4"
-    with av.open(str(video), "w") as out:  # 4 s of a red jersey filling the frame
+    with av.open(str(video), "w") as out:
         stream = out.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         red = np.zeros((240, 320, 3), np.uint8)
@@ -187,17 +194,38 @@ def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_cle
         for _ in range(40):
             out.mux(stream.encode(av.VideoFrame.from_ndarray(red, format="bgr24")))
         out.mux(stream.encode())
-    detector = _OnePlayerDetector()
-    models = SimpleNamespace(detector=detector, reader=_AlwaysReads19())
     setup = setup_from_obj({"jersey_number": "19", "jersey_color": "red"})
-    work = TrackWork(job_id="t", attempt=1, video_key="k", video=video_info(str(video)), setup=setup)
+    return video, TrackWork(job_id="t", attempt=1, video_key="k", video=video_info(str(video)), setup=setup)
+
+
+def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_clear(red_video) -> None:  # type: ignore[no-untyped-def]
+    from shiftclipper_tracker.pipeline import Hooks, track_video
+
+    video, work = red_video
+    detector = _OnePlayerDetector()
+    models = SimpleNamespace(detector=detector, reader=_AlwaysReads19(), speed=SpeedOptions())
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     out = track_video(models, str(video), work, hooks)  # type: ignore[arg-type]
     assert [(s.start_s, round(s.end_s)) for s in out.segments] == [(0.0, 4)]
     assert out.stats.frames_decoded == 40
     # every other frame from when its reads settle it (2 x vote_threshold, repeats counted per pose: about 1.5 s)
     assert detector.coasted >= 12 and detector.detected + detector.coasted == 40
-    assert out.stats.frames_detected == detector.detected
+    assert out.stats.frames_detected == detector.detected and set(detector.batches) == {1}
     assert out.segments[0].confidence > 0.8  # coasted frames between sightings count as seen
     every = track_video(models, str(video), work, hooks, speed=SpeedOptions(settled_stride=1))  # type: ignore[arg-type]
     assert detector.coasted == 0 and every.stats.frames_detected == 40
+
+
+def test_track_video_detects_in_batches_of_the_models_size(red_video) -> None:  # type: ignore[no-untyped-def]
+    from shiftclipper_tracker.pipeline import Hooks, track_video
+
+    video, work = red_video
+    detector = _OnePlayerDetector()
+    models = SimpleNamespace(detector=detector, reader=_AlwaysReads19(), speed=SpeedOptions(detect_batch=16))
+    hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
+    batched = track_video(models, str(video), work, hooks)  # type: ignore[arg-type]
+    assert detector.batches == [16, 16, 8] and detector.coasted == 0  # every frame, no stride
+    assert batched.stats.frames_detected == batched.stats.frames_decoded == 40
+    one_by_one = track_video(models, str(video), work, hooks, speed=SpeedOptions(settled_stride=1))  # type: ignore[arg-type]
+    assert detector.batches == [1] * 40
+    assert batched.segments == one_by_one.segments and batched.timeline == one_by_one.timeline

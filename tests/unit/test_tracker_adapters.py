@@ -378,3 +378,58 @@ def test_coasting_over_a_skipped_frame_keeps_a_fast_players_id(tracker) -> None:
 
     assert ids_after_a_skip(coast=True) == [[1], [1], [1]]
     assert ids_after_a_skip(coast=False)[0] == []  # not coasted: the prediction is one step short, the player lost
+
+
+# ------------------------------------------------------------------ the Ultralytics path (.pt / .onnx weights)
+
+
+@pytest.fixture(scope="module")
+def untrained_weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """YOLOv8n built from Ultralytics' bundled architecture file with random weights (nothing downloaded), saved
+    as `.pt` and exported to a dynamic-batch `.onnx`: the weight formats a GPU deployment gives the tracker. Their
+    boxes mean nothing; what they run through does."""
+    from shiftclipper_tracker.detect import _force_offline
+
+    _force_offline()
+    import torch
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("weights")
+    model = YOLO("yolov8n.yaml", task="detect")
+    model.save(str(folder / "untrained.pt"))
+    onnx = YOLO(str(folder / "untrained.pt"), task="detect").export(format="onnx", imgsz=320, dynamic=True)
+    return {"pt": folder / "untrained.pt", "onnx": Path(onnx)}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fmt", ["pt", "onnx"])
+def test_pt_and_onnx_weights_detect_a_batch_as_frame_by_frame(
+    untrained_weights: dict[str, Path], fmt: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shiftclipper_tracker.detect import PersonTracker
+
+    monkeypatch.setenv("SHIFTCLIPPER_DEVICE", "cpu")  # the device the environment names wins over CUDA probing
+    tracker = PersonTracker(untrained_weights[fmt], threads=2)
+    assert (tracker.runtime, tracker.device, tracker.half) == ("ultralytics", "cpu", False)
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 256, (360, 640, 3), dtype=np.uint8) for _ in range(3)]
+    batch = tracker.detect_batch(images, imgsz=320, conf=1e-4)  # random weights score everything low
+    singles = [tracker.detect_batch([image], imgsz=320, conf=1e-4)[0] for image in images]
+    assert [len(d) for d in batch] == [len(d) for d in singles] and all(len(d) > 0 for d in batch)
+    for a, b in zip(batch, singles, strict=True):
+        assert np.allclose(a.xyxy, b.xyxy, atol=0.5) and np.allclose(a.conf, b.conf, atol=1e-4)
+        assert (a.width, a.height) == (640, 360) and np.all(a.xyxy[:, 2] <= 640)
+    tracker.reset(sample_fps=10)
+    assert all(isinstance(tid, int) for tid, _, _ in tracker.track(batch[0]))
+
+
+@pytest.mark.slow
+def test_models_batch_the_detector_only_where_it_pays(untrained_weights: dict[str, Path]) -> None:
+    from shiftclipper_contracts.config import load_config
+    from shiftclipper_tracker.pipeline import Models
+
+    auto = Models(load_config({}, model_path=str(untrained_weights["onnx"]), device="cpu"))
+    assert auto.speed.detect_batch == 1  # on the CPU: one frame at a time, with the settled stride
+    asked = Models(load_config({"SHIFTCLIPPER_DETECT_BATCH": "8"}, model_path=str(untrained_weights["onnx"])))
+    assert asked.speed.detect_batch == 8

@@ -11,6 +11,8 @@ import msgspec
 ENV_PREFIX = "SHIFTCLIPPER_"
 SECRET_FIELDS = frozenset({"s3_secret_key", "api_keys", "admin_key"})
 DEFAULT_CHECKPOINT_EVERY_S = 10.0
+CUDA_DETECT_BATCH = 32
+"""`detect_batch` when it is 0 and the detector runs on CUDA (not yet measured on a GPU: no task had one)."""
 
 
 class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -69,6 +71,10 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     detect_runtime: Literal["", "openvino", "litert"] = ""
     """What runs `.tflite` detector weights on the CPU: `openvino` (bf16 on CPUs that have it; 3x LiteRT on the
     benchmark Xeon, docs/benchmarks.md) or `litert` (XNNPACK); empty = OpenVINO when installed, else LiteRT."""
+    detect_batch: Annotated[int, msgspec.Meta(ge=0, le=256)] = 0
+    """Sampled frames the person detector takes in one forward pass. 0 = CUDA_DETECT_BATCH (32) when the detector
+    runs on CUDA, else 1 (the CPU runners take one image at a time, and at 1 the tracker skips detecting frames
+    where nothing hangs on them). Above 1 every sampled frame is detected."""
     checkpoint_every_s: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = DEFAULT_CHECKPOINT_EVERY_S
     """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
     tracker loses; each checkpoint costs one KV write of a few KB."""
