@@ -92,21 +92,7 @@ class TrackerWorker:
         if delivered > 1:
             metrics.REDELIVERIES.labels("tracker").inc()
         bound = log.bind(job_id=work.job_id, attempt=work.attempt, delivery=delivered)
-        status = await self._status(work.job_id)
-        if status is not None and status.attempt < work.attempt:
-            # The projector has not applied this attempt's `queued` yet (it lags after a NATS restart).
-            # Wait here, keeping the message: a nak would spend a delivery each time, and after
-            # max_deliver of them JetStream never delivers the work again (found by the chaos test).
-            status = await self._wait_projected(msg, work)
-            if status is None or status.attempt < work.attempt:
-                await msg.nak(delay=PROJECTION_WAIT_S)
-                return
-        if status is None or status.attempt > work.attempt or status.status == JobState.cancelled:
-            bound.info("work skipped: job deleted, cancelled or superseded")
-            await msg.ack()
-            return
-        if delivered > self.config.max_attempts:
-            await self._fail(msg, work, "max_attempts", f"tracking failed {delivered - 1} times")
+        if not await self._admit(msg, work, delivered, bound):
             return
         started = ev.TrackingStarted(job_id=work.job_id, attempt=work.attempt, delivery=delivered, worker=self.name)
         await publish_event(self.js, started, str(delivered))
@@ -144,6 +130,31 @@ class TrackerWorker:
             return
         await self._finish(work, outcome, delivered)
         await msg.ack()
+        await self._after_done(work, outcome, bound)
+
+    async def _admit(self, msg: Msg, work: ev.TrackWork, delivered: int, bound: Any) -> bool:
+        """Whether this delivery is to be tracked now; if not, the message has been settled (or is kept waiting
+        for the projector) here."""
+        status = await self._status(work.job_id)
+        if status is not None and status.attempt < work.attempt:
+            # The projector has not applied this attempt's `queued` yet (it lags after a NATS restart).
+            # Wait here, keeping the message: a nak would spend a delivery each time, and after
+            # max_deliver of them JetStream never delivers the work again (found by the chaos test).
+            status = await self._wait_projected(msg, work)
+            if status is None or status.attempt < work.attempt:
+                await msg.nak(delay=PROJECTION_WAIT_S)
+                return False
+        if status is None or status.attempt > work.attempt or status.status == JobState.cancelled:
+            bound.info("work skipped: job deleted, cancelled or superseded")
+            await msg.ack()
+            return False
+        if delivered > self.config.max_attempts:
+            await self._fail(msg, work, "max_attempts", f"tracking failed {delivered - 1} times")
+            return False
+        return True
+
+    async def _after_done(self, work: ev.TrackWork, outcome: Outcome, bound: Any) -> None:
+        """Housekeeping once a job's result is published and its message acked: checkpoints, metrics, the log."""
         with contextlib.suppress(Exception):
             await self.checkpoints.purge(work.job_id)
         metrics.JOBS.labels("tracker", "done").inc()
