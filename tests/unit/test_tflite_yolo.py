@@ -99,10 +99,27 @@ def test_the_runtime_setting_accepts_only_known_runtimes() -> None:
         load_config({"SHIFTCLIPPER_DETECT_RUNTIME": "tensorrt"})
 
 
-def test_openvino_is_the_default_runtime_when_installed() -> None:
-    from shiftclipper_tracker.tflite_yolo import default_runtime
+@pytest.mark.parametrize(
+    ("cpuinfo", "runtime"),
+    [
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512_bf16 amx_tile\n", "openvino"),
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n", "openvino"),
+        ("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma\n", "litert"),  # AVX2 only: XNNPACK is faster
+        ("processor\t: 0\nFeatures\t: fp asimd\n", "openvino"),  # flags unknown: OpenVINO, as installed
+        (None, "openvino"),  # no /proc/cpuinfo
+    ],
+)
+def test_the_default_runtime_is_the_faster_one_for_the_cpu(
+    cpuinfo: str | None, runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shiftclipper_tracker import tflite_yolo
 
-    assert default_runtime() == "openvino"  # the tracker extra installs it
+    path = tmp_path / "cpuinfo"
+    if cpuinfo is not None:
+        path.write_text(cpuinfo)
+    read = tflite_yolo.cpu_flags
+    monkeypatch.setattr(tflite_yolo, "cpu_flags", lambda: read(path))
+    assert tflite_yolo.default_runtime() == runtime  # the tracker extra installs OpenVINO
 
 
 @needs_model

@@ -69,8 +69,9 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     device: str = ""
     """Torch device for the tracker: empty = CUDA if available, else CPU."""
     detect_runtime: Literal["", "openvino", "litert"] = ""
-    """What runs `.tflite` detector weights on the CPU: `openvino` (bf16 on CPUs that have it; 3x LiteRT on the
-    benchmark Xeon, docs/benchmarks.md) or `litert` (XNNPACK); empty = OpenVINO when installed, else LiteRT."""
+    """What runs `.tflite` detector weights on the CPU: `openvino` (bf16 on CPUs that have it; 2.3x LiteRT on an AMX
+    Xeon, docs/benchmarks.md) or `litert` (XNNPACK; faster on AVX2-only CPUs); empty = OpenVINO on CPUs with
+    AVX-512 when installed, else LiteRT."""
     detect_batch: Annotated[int, msgspec.Meta(ge=0, le=256)] = 0
     """Sampled frames the person detector takes in one forward pass. 0 = CUDA_DETECT_BATCH (32) when the detector
     runs on CUDA, else 1 (the CPU runners take one image at a time, and at 1 the tracker skips detecting frames

@@ -15,9 +15,9 @@ The rest of the graph is convolutions, pads, slices and concatenations along cha
 depend on the input size. A 1280x720 frame at `imgsz` 640 then runs at 384x640.
 
 The rewritten graph runs on either runtime (`RUNTIMES`). OpenVINO reads the `.tflite` itself and, on CPUs
-with bfloat16 units (AMX, AVX512-BF16), runs it in bf16 by its own default: 3x LiteRT on this project's
-Xeon, with the same boxes (docs/benchmarks.md); on other CPUs it runs float32, still ahead of XNNPACK here.
-LiteRT stays as the fallback where OpenVINO is not installed.
+with bfloat16 units (AMX, AVX512-BF16), runs it in bf16 by its own default: 2.3x LiteRT on an AMX Xeon, with the
+same boxes (docs/benchmarks.md); elsewhere it runs float32, still ahead of XNNPACK on that Xeon but behind it on
+an AVX2-only AMD EPYC. `default_runtime` picks by the CPU's flags.
 """
 
 from __future__ import annotations
@@ -194,8 +194,26 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float = IOU_THRESHOLD) -> np
 
 
 def default_runtime() -> str:
-    """OpenVINO when installed (the tracker extra installs it), else LiteRT."""
-    return "openvino" if importlib.util.find_spec("openvino") is not None else "litert"
+    """The runtime that measured faster on this kind of CPU (docs/benchmarks.md): OpenVINO, when installed (the
+    tracker extra installs it), on CPUs with AVX-512 (bf16 on an AMX Xeon: 14.0 against LiteRT's 32.4 ms a 384x640
+    frame; float32 on the same Xeon with bf16 off: 21.3 against 29.1 ms); LiteRT (XNNPACK) on CPUs without it (an
+    AVX2 AMD EPYC: 50.9 against OpenVINO's 59.9 ms). Where the CPU's flags cannot be read, OpenVINO when installed."""
+    if importlib.util.find_spec("openvino") is None:
+        return "litert"
+    flags = cpu_flags()
+    return "litert" if flags is not None and "avx512f" not in flags else "openvino"
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str] | None:
+    """The x86 feature flags Linux lists for the first CPU, or None (another OS, or a CPU that lists "Features")."""
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.startswith("flags"):
+            return set(line.partition(":")[2].split())
+    return None
 
 
 @functools.cache
