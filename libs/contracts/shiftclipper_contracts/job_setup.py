@@ -163,7 +163,7 @@ class JobSetup(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     reel is then re-encoded instead of stream-copied (slower)."""
     debug_overlay: bool = False
     """Also render an overlay video (boxes, track ids, reads, identity state)."""
-    tuning: dict[str, float] = {}
+    tuning: dict[str, int | float] = {}
     """Overrides of the camera preset's `Tuning` fields, e.g. `{"lost_timeout_s": 4}`."""
 
     def __post_init__(self) -> None:
