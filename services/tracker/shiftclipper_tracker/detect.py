@@ -124,7 +124,7 @@ class PersonTracker:
         """`threads`: CPU threads for `.tflite` weights (default: every core; Ultralytics' own default is cpu_count - 1,
         i.e. ONE thread on a 2-core machine) and, when given, also `torch.set_num_threads`.
         `track_buffer_s`: how long a lost track may be re-found under the same id (video seconds).
-        `runtime`: what runs `.tflite` weights, "openvino" or "litert" ("": OpenVINO when installed)."""
+        `runtime`: what runs `.tflite` weights, "openvino" or "litert" ("": the faster here, `default_runtime`)."""
         path = Path(weights)
         if path.suffix.lower() not in SUPPORTED_SUFFIXES:
             raise ValueError(f"unsupported weights format {path.suffix!r}; use one of {SUPPORTED_SUFFIXES}")
