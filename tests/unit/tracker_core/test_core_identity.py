@@ -73,6 +73,17 @@ def test_votes_lock_and_low_confidence_reads_are_ignored() -> None:
     assert [e.kind for e in log] == ["locked"]
 
 
+@pytest.mark.parametrize(("confs", "locks"), [((0.86, 0.95, 0.94), True), ((0.86, 0.88, 0.89), False)])
+def test_repeats_read_surely_are_not_discounted_as_one_pose(confs: tuple[float, ...], locks: bool) -> None:
+    """The 1080p seed-1 game: after another skater's "7", the target read "4" three times in 0.6 s. Reads at
+    SURE_CONF (0.9) or more count whole; below it, repeats within POSE_S count as about one view."""
+    v = voter("4")
+    v.observe(0.0, [obs(1, read=("7", 0.56))])
+    for k, conf in enumerate(confs):
+        decision, _ = v.observe(1.5 + 0.3 * k, [obs(1, read=("4", conf))])
+    assert (decision is not None) is locks
+
+
 def test_partial_reads_alone_never_lock() -> None:
     v = voter()
     for k in range(50):

@@ -56,7 +56,13 @@ POSE_S = 1.0
 they are not independent evidence: a repeat counts in proportion to the time since the previous read (the first
 of a run, or a read of another number, counts whole). On the 5-minute seed-2 game a #14 held one pose with his
 "1" hidden for 2 s and was read "4" seven times at 0.59-0.85: that outweighed his "14" read and made a 16 s false
-shift. A steadily read target still locks on its second read (0.95 + 0.3 x 0.95 at the broadcast rate)."""
+shift. A steadily read target still locks on its second read (0.95 + 0.95: SURE_CONF)."""
+SURE_CONF = 0.9
+"""Repeats read at this confidence or more count whole, not as one pose (POSE_S): on the labelled NHL crops no wrong
+number is read that confidently (`tests/unit/test_ocr.py`), so each such read is evidence on its own. On the 60 s
+seed-1 game at 1080p the target, on a track that another skater had worn, was read "4" at 0.86, 0.95 and 0.94 within
+0.6 s; counted as one pose (1.43) against that skater's "7" at 0.56 they stayed under `vote_threshold` (1.2), and his
+shift ended 4.3 s early (TOI error 15.9 %, 1.5 % with this rule)."""
 DOUBT_CONF = 0.8
 DOUBT_WEIGHT = 0.5
 """A one-digit target's number read below DOUBT_CONF counts DOUBT_WEIGHT of its confidence, unless the track
@@ -149,10 +155,10 @@ def net_votes(tr: TrackIdentity, threshold: float) -> float:
 
 def record_read(tr: TrackIdentity, t: float, number: str, kind: ReadKind, conf: float, target: str) -> None:
     """Add one usable read of `number` (of `kind` against the `target` number) to the track's sums and history."""
-    assured = conf >= DOUBT_CONF
+    assured, sure = conf >= DOUBT_CONF, conf >= SURE_CONF
     if kind is ReadKind.full and len(target) == 1 and not assured and not tr.inherited:
         conf *= DOUBT_WEIGHT  # maybe a two-digit number with a digit dropped (DOUBT_CONF)
-    if tr.last_vote is not None and tr.last_vote[1] == number:
+    if tr.last_vote is not None and tr.last_vote[1] == number and not sure:
         conf *= min(1.0, max(0.0, t - tr.last_vote[0]) / POSE_S)  # a repeat of the same pose (POSE_S)
     tr.last_vote = (t, number)
     if kind in (ReadKind.conflict, ReadKind.superset):
