@@ -304,6 +304,9 @@ class IdentityVoter:
                     log.append(TimelineEntry(t=t, kind="pinned", track_id=best[1], note=f"click at {click.t:g}s"))
 
     def _relink(self, t: float, present: set[int], log: list[TimelineEntry]) -> None:
+        """Pass a lost identity to the nearest new track of the jersey colour within reach. Appearance counts only
+        as that colour: whole-body colour descriptors tell a player from his teammates no better than chance on the
+        labelled broadcast crops (`bench/appearance.py`, AUC 0.49-0.54)."""
         st = self.state
         if st.lost_t is None or st.lost_foot is None or t - st.lost_t > self.tuning.lost_timeout_s:
             return
