@@ -176,26 +176,44 @@ class _AlwaysReads19:
         return [NumberRead(number="19", confidence=0.95) for _ in crops]
 
 
-@pytest.fixture
-def red_video(tmp_path: Path) -> tuple[Path, object]:
-    """4 s at 10 fps of a red jersey filling the frame, and a tracking job for #19 in red on it."""
+def _plain_video(path: Path, bgr: tuple[int, int, int]) -> tuple[Path, object]:
+    """4 s at 10 fps of one colour filling the frame, and a tracking job for #19 in red on it."""
     import av
 
     from shiftclipper_contracts.events import TrackWork
     from shiftclipper_contracts.job_setup import setup_from_obj
     from shiftclipper_tracker.decode import video_info
 
-    video = tmp_path / "red.mp4"
-    with av.open(str(video), "w") as out:
+    with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=10)
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        red = np.zeros((240, 320, 3), np.uint8)
-        red[:] = (40, 30, 200)  # BGR
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[:] = bgr
         for _ in range(40):
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(red, format="bgr24")))
+            out.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")))
         out.mux(stream.encode())
     setup = setup_from_obj({"jersey_number": "19", "jersey_color": "red"})
-    return video, TrackWork(job_id="t", attempt=1, video_key="k", video=video_info(str(video)), setup=setup)
+    return path, TrackWork(job_id="t", attempt=1, video_key="k", video=video_info(str(path)), setup=setup)
+
+
+@pytest.fixture
+def red_video(tmp_path: Path) -> tuple[Path, object]:
+    """A red jersey filling the frame (`_plain_video`)."""
+    return _plain_video(tmp_path / "red.mp4", (40, 30, 200))
+
+
+def test_track_video_strides_while_only_other_colours_are_in_view_when_asked(tmp_path: Path) -> None:
+    from shiftclipper_tracker.pipeline import Hooks, track_video
+
+    video, work = _plain_video(tmp_path / "blue.mp4", (200, 60, 20))  # a navy skater: nobody to read or follow
+    detector = _OnePlayerDetector()
+    models = SimpleNamespace(detector=detector, reader=_AlwaysReads19(), speed=SpeedOptions(stride_when_idle=True))
+    hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
+    idle = track_video(models, str(video), work, hooks)  # type: ignore[arg-type]
+    assert idle.segments == [] and idle.stats.ocr_reads == 0
+    assert detector.detected == 20 and detector.coasted == 20  # every other frame while nothing is searched
+    track_video(models, str(video), work, hooks, speed=SpeedOptions())  # type: ignore[arg-type]
+    assert detector.detected == 40 and detector.coasted == 0  # off by default (docs/benchmarks.md, session 16)
 
 
 def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_clear(red_video) -> None:  # type: ignore[no-untyped-def]

@@ -65,9 +65,10 @@ class SpeedOptions:
     Above 1 every sampled frame is detected and `settled_stride` is not used: the frames of a batch are detected
     before the core has seen the first of them, and a GPU detects a batch in little more than one frame's time."""
     stride_when_idle: bool = False
-    """Also stride while the target is not in view and nothing is searched. Off: it saved another 14 % of the
-    detections on the 60 s game, but on the 5-minute seed-2 replay the fewer reads of undecided teammates let
-    a #14 read "4" lock 18 s before the real #4 came on (precision 1.00 -> 0.80)."""
+    """Also stride while the target is not in view and nothing is searched. Off: on eight benchmark games (session
+    16, whole pipeline) it saved 7-26 % of the detections and kept every shift, but the other reads it takes let a
+    #14 read "4" lock on seed 8 (precision 1.00 -> 0.80) as it kept one from locking on seed 10: the #14 pattern is
+    a coin toss at the reader's accuracy, and with it on one game fewer meets every target (docs/benchmarks.md)."""
 
 
 NAIVE = SpeedOptions(decode_ahead=0, ocr_crops_per_frame=0, decided_views=0, settled_stride=1)

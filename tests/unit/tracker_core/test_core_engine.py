@@ -323,6 +323,21 @@ def test_a_teammate_showing_his_whole_number_after_a_false_lock_is_not_a_hand_ov
     assert run.segments == []
 
 
+def test_a_teammate_showing_his_whole_number_after_the_target_was_read_surely_takes_over_the_id() -> None:
+    # target #4, read "4" at 0.95 for 15 s on track 2; as he skates off a #14 takes the id with no box overlap and is
+    # read "14". No #14 is read "4" that surely, so the id changed hands: the shift ends at the change (the 5-minute
+    # seed-9 game lost 11 s of a shift when the whole track was retracted instead)
+    target = Player("4", RED, [(5, 20, 2)], read_conf=0.95)
+    fourteen = Player("14", RED, [(20.1, 40, 2)], read_conf=0.8)
+    run = drive(setup("4"), [target, fourteen], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "truncated" in kinds and "retracted" not in kinds, kinds
+    assert close(spans(run), [(5, 20)], tol=0.5), run.core.timeline
+    # the same "14"s after "4"s at 0.8 stay the same #14 showing more of his number (the test above)
+    doubtful = Player("4", RED, [(5, 20, 2)], read_conf=0.8)
+    assert drive(setup("4"), [doubtful, Player("14", RED, [(20.1, 40, 2)], read_conf=0.8)], 60).segments == []
+
+
 def test_one_digit_target_is_not_taken_from_a_teammate_wearing_it_inside_his_number() -> None:
     # target #4; teammate #14 reads as "4" 40 % of the time (his "1" folded away), "14" only 18 %
     teammate = Player("14", RED, [(0, 120, 7)], read_conf=0.8, legible=0.3, noise=[("4", 0.8, 0.4)])

@@ -13,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .color import colour_changed_at
-from .evidence import COLOR_SAMPLES, EPS, OFF_COLOUR_MIN_S, Read, ReadKind, TrackIdentity
+from .evidence import (
+    COLOR_SAMPLES,
+    EPS,
+    OFF_COLOUR_MIN_S,
+    SUPERSET_WEIGHT,
+    SURE_CONF,
+    Read,
+    ReadKind,
+    TrackIdentity,
+)
 from .geometry import overlap_of_smaller
 from .observations import Lab, TrackObs
 
@@ -86,34 +95,48 @@ def read_handover(tr: TrackIdentity, threshold: float) -> float | None:
     return (tr.reads[start - 1][0] + tr.reads[start][0]) / 2
 
 
-def plain_other(reads: list[Read], threshold: float) -> bool:
-    """Reads that plainly show another player: worth PLAIN_HANDOVER_FACTOR thresholds against the target and
-    none of them a superset (a #14 read "14", then "4": the same skater showing more or less of his number)."""
-    if any(kind == ReadKind.superset.value for _, _, kind in reads):
+def plain_other(reads: list[Read], threshold: float, supersets: bool = False) -> bool:
+    """Reads that plainly show another player: worth PLAIN_HANDOVER_FACTOR thresholds against the target and,
+    unless `supersets`, none of them a superset (a #14 read "14", then "4": the same skater showing more or less
+    of his number)."""
+    if not supersets and any(kind == ReadKind.superset.value for _, _, kind in reads):
         return False
     return sum(w for _, w, _ in reads) <= -PLAIN_HANDOVER_FACTOR * threshold + EPS
+
+
+def surely_target(reads: list[Read], threshold: float) -> bool:
+    """Whether reads of the target at SURE_CONF or more are worth vote_threshold among `reads`: the target himself
+    wore the id then, for no other number is read that surely (a #14 with his "1" hidden reads "4" at 0.5-0.85)."""
+    return sum(w for _, w, kind in reads if kind == ReadKind.full.value and w >= SURE_CONF - EPS) >= threshold - EPS
 
 
 def split_time(tr: TrackIdentity, threshold: float, gate: Callable[[Lab], float]) -> float | None:
     """For a track that just lost the target identity: when it stopped following the target, if its
     colour changed under it (`recoloured_at`) or its reads show a clear hand-over (target reads worth
     vote_threshold, then only conflicting ones, with a crossing between or plainly: `plain_other`), else
-    None (it probably never was the target). The track's evidence restarts from the hand-over."""
+    None (it probably never was the target). The track's evidence restarts from the hand-over.
+    Superset reads ("14" for #4) after the target's count as another player only where the target's were sure
+    (`surely_target`): on the 5-minute seed-9 game the target, read "4" at 0.9-0.97 for 11 s, left as a #14 took
+    his id with no crossing, and the whole 11 s were retracted (TOI error 12.3 %)."""
     recoloured = recoloured_at(tr, threshold, gate)
     if recoloured is not None:
         tr.support, tr.partial, tr.superset, tr.conflict, tr.reads, tr.since = 0.0, 0.0, 0.0, 0.0, [], recoloured
         return recoloured
     after = trailing(tr.reads, None)
     before = tr.reads[: len(tr.reads) - len(after)]
-    if not before or not after or after[0][2] != ReadKind.conflict.value:
-        return None  # a superset read ("19" after "9"s) is the same player showing his whole number
+    if not before or not after:
+        return None
+    sure = surely_target(before, threshold)
+    if after[0][2] != ReadKind.conflict.value and not sure:
+        return None  # "14" after doubtful "4"s: most likely one #14 showing his whole number, never the #4
     split = crossing_between(tr.crossings, before[-1][0] - CROSSING_SLACK_S, after[0][0])
-    if split is None and plain_other(after, threshold):
+    if split is None and plain_other(after, threshold, supersets=sure):
         split = (before[-1][0] + after[0][0]) / 2
     if split is None or sum(w for _, w, _ in before) < threshold:
         return None
-    tr.support, tr.partial, tr.superset, tr.reads, tr.since = 0.0, 0.0, 0.0, after, split
-    tr.conflict = -sum(w for _, w, _ in after)
+    tr.support, tr.partial, tr.reads, tr.since = 0.0, 0.0, after, split
+    tr.conflict = -sum(w for _, w, kind in after if kind == ReadKind.conflict.value)
+    tr.superset = -sum(w for _, w, kind in after if kind == ReadKind.superset.value) / SUPERSET_WEIGHT
     return split
 
 
