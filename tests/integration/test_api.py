@@ -274,6 +274,11 @@ async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path, vi
         first = await stats()
         assert first["tracker_connected"] is False and first["workers"]["tracker_idle_pulls"] == 0
         assert "no tracker is running" in (await asyncio.to_thread(queue_note, cli) or "")
+        assert "no tracker is running" in (await asyncio.to_thread(queue_note, cli, 0.6, 0.2) or "")  # nobody came
+        # a tracker that connects within the grace (one `clip` has just started loading its models) is no news
+        in_grace = asyncio.ensure_future(asyncio.to_thread(queue_note, cli, 30.0, 0.2))
+        await asyncio.sleep(1.0)
+        assert not in_grace.done()
 
         nc, js = await connect(infra.config, "test-tracker")
         sub = await js.pull_subscribe_bind(names.TRACKER_CONSUMER, stream=names.WORK_STREAM)
@@ -287,6 +292,7 @@ async def test_stats_say_whether_a_tracker_is_connected(make_infra, tmp_path, vi
 
         waiting = asyncio.create_task(wait_for_work())
         try:
+            assert await asyncio.wait_for(in_grace, 10.0) is None
             await asyncio.sleep(0.3)
             looks = []
             for _ in range(12):  # over 3 s: the subscriber renews its pull request in between

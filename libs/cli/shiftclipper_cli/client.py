@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -71,12 +72,18 @@ class Client:
                     handle.write(chunk)
 
 
-def queue_note(client: Client) -> str | None:
-    """Why a queued job does not start, when the gateway can tell (`GET /stats`); None otherwise."""
-    try:
-        stats = client.call("GET", "/stats")
-    except (ApiError, httpx.HTTPError):
-        return None  # an older gateway, or a hiccup: say nothing rather than guess
-    if stats.get("tracker_connected", True):
-        return None
-    return "no tracker is running: the job waits in the queue until one starts"
+def queue_note(client: Client, grace_s: float = 0.0, poll_s: float = 0.5) -> str | None:
+    """Why a queued job does not start, when the gateway can tell (`GET /stats`); None otherwise. With `grace_s`,
+    a tracker that connects within that long is no reason to say anything (one the CLI just started is still
+    loading its models)."""
+    deadline = time.monotonic() + grace_s
+    while True:
+        try:
+            stats = client.call("GET", "/stats")
+        except (ApiError, httpx.HTTPError):
+            return None  # an older gateway, or a hiccup: say nothing rather than guess
+        if stats.get("tracker_connected", True):
+            return None
+        if time.monotonic() >= deadline:
+            return "no tracker is running: the job waits in the queue until one starts"
+        time.sleep(poll_s)

@@ -16,7 +16,11 @@ console = Console(stderr=True)
 STAGES = ("upload", "track", "export")
 
 
-def run_clip(client: Client, video: Path, setup: dict[str, Any], out: Path, name: str | None = None) -> int:
+def run_clip(
+    client: Client, video: Path, setup: dict[str, Any], out: Path, name: str | None = None, tracker_grace_s: float = 0.0
+) -> int:
+    """`tracker_grace_s`: how long a tracker may take to connect before a queued job is said to wait for one (the
+    caller just started the stack, and the tracker is still loading its models)."""
     job = client.call("POST", "/jobs", json={"name": name or video.name, "setup": setup})
     job_id = job["job_id"]
     console.print(f"job [bold]{job_id}[/bold]")
@@ -26,7 +30,7 @@ def run_clip(client: Client, video: Path, setup: dict[str, Any], out: Path, name
         progress.update(bars["upload"], total=size)
         client.upload(job_id, video, lambda n: progress.advance(bars["upload"], n))
         client.call("POST", f"/jobs/{job_id}/run")
-        final = _follow(client, job_id, progress, bars)
+        final = _follow(client, job_id, progress, bars, tracker_grace_s)
     if final["status"] not in ("done", "done_no_shifts"):
         err = final.get("error") or {}
         console.print(f"[red]job {final['status']}[/red]: {err.get('code', '')} {err.get('message', final['message'])}")
@@ -44,13 +48,15 @@ def _progress() -> Progress:
     )  # fmt: skip
 
 
-def _follow(client: Client, job_id: str, progress: Progress, bars: dict[str, TaskID]) -> dict[str, Any]:
+def _follow(
+    client: Client, job_id: str, progress: Progress, bars: dict[str, TaskID], tracker_grace_s: float
+) -> dict[str, Any]:
     status: dict[str, Any] = {}
     asked = False
     for status in client.events(job_id):
         if status["status"] == "queued" and not asked:
             asked = True
-            note = queue_note(client)
+            note = queue_note(client, tracker_grace_s)
             if note:
                 progress.console.print(f"[yellow]{note} (Ctrl-C leaves it queued)[/yellow]")
         tracking = min(1.0, status["progress"] / 0.9)

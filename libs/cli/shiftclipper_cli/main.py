@@ -87,6 +87,11 @@ def connect(args: argparse.Namespace, allow_start: bool) -> tuple[Client, Stack 
     return Client(info.api_url, args.api_key or public_key(info)), stack
 
 
+TRACKER_STARTUP_S = 60.0
+"""A tracker the CLI has just started gets this long to load its models and connect before a queued job is said to
+wait for one (`make demo` printed "no tracker is running" on every run)."""
+
+
 def cmd_clip(args: argparse.Namespace) -> int:
     from .clip import run_clip
 
@@ -103,7 +108,7 @@ def cmd_clip(args: argparse.Namespace) -> int:
         return 2
     client, stack = connect(args, allow_start=True)
     try:
-        return run_clip(client, args.video, setup, args.out)
+        return run_clip(client, args.video, setup, args.out, tracker_grace_s=TRACKER_STARTUP_S if stack else 0.0)
     finally:
         if stack:
             stack.stop()
