@@ -106,7 +106,8 @@ def plain_other(reads: list[Read], threshold: float, supersets: bool = False) ->
 
 def surely_target(reads: list[Read], threshold: float) -> bool:
     """Whether reads of the target at SURE_CONF or more are worth vote_threshold among `reads`: the target himself
-    wore the id then, for no other number is read that surely (a #14 with his "1" hidden reads "4" at 0.5-0.85)."""
+    wore the id then, for no other number is read that surely (a #14 with his "1" hidden reads "4" at 0.5-0.85).
+    A read's weight is its confidence exactly when it is sure (`record_read` discounts only the others)."""
     return sum(w for _, w, kind in reads if kind == ReadKind.full.value and w >= SURE_CONF - EPS) >= threshold - EPS
 
 
