@@ -2,9 +2,11 @@
 
     .venv/bin/python bench/ocr_accuracy.py [--crops DIR] [--engines digits,rapidocr,ensemble]
                                            [--no-baseline] [--threads N] [--errors]
+                                           [--engines paddleocr --paddle-model-dir DIR]
 
 Prints, for the JerseyReader with each engine (ours: "digits", the synthetic-trained CNN; "rapidocr":
-PP-OCR recognition on torso bands; "ensemble": both averaged) and for the naive baseline (rapidocr
+PP-OCR recognition on torso bands; "ensemble": both averaged; "paddleocr": the same views on PaddleOCR's
+recogniser, e.g. the bundled one converted by `bench/paddle_model.py`) and for the naive baseline (rapidocr
 det+cls+rec on the whole crop, digits kept) in the same run: exact accuracy on all crops and on
 legible ones (review column "ok" or "corrected"), wrong reads claimed at confidence >= 0.9,
 abstentions, ms per crop, and a reliability table of each reader's confidence. An abstention (None)
@@ -73,10 +75,12 @@ def summarise(res: Result, crops: list[Crop]) -> dict[str, float]:
     }
 
 
-def run_reader(crops: list[Crop], threads: int | None, batch: int, engine: str) -> Result:
+def run_reader(crops: list[Crop], threads: int | None, batch: int, engine: str, paddle_dir: str = "") -> Result:
     from shiftclipper_tracker.ocr import JerseyReader
 
-    reader = JerseyReader(engine, threads=threads)
+    reader = JerseyReader(engine, threads=threads, paddle_model_dir=paddle_dir)
+    if reader.engine != engine:
+        raise SystemExit(f"engine {engine} could not load (see the warning above)")
     reader.read_batch([crops[0].img])  # warm-up (ORT allocations)
     t0 = time.perf_counter()
     reads = []
@@ -157,6 +161,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--crops", type=Path, default=DEFAULT_CROPS)
     ap.add_argument("--engines", default="digits,rapidocr,ensemble", help="JerseyReader engines, comma-separated")
+    ap.add_argument("--paddle-model-dir", default="", help="local PaddleOCR recogniser for --engines paddleocr")
     ap.add_argument("--no-baseline", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="onnxruntime intra-op threads (spec: 2 cores)")
     ap.add_argument("--batch", type=int, default=8, help="crops per read_batch call")
@@ -170,13 +175,13 @@ def main() -> int:
     engines = [e for e in args.engines.split(",") if e]
     from shiftclipper_tracker.digits.infer import MODEL_PATH
 
-    if not MODEL_PATH.is_file() and any(e != "rapidocr" for e in engines):
-        print(f"note: {MODEL_PATH.name} not trained (python -m shiftclipper_tracker.digits.train): rapidocr only")
-        engines = [e for e in engines if e == "rapidocr"]
+    if not MODEL_PATH.is_file() and any(e in ("digits", "ensemble") for e in engines):
+        print(f"note: {MODEL_PATH.name} not trained (python -m shiftclipper_tracker.digits.train): no digits/ensemble")
+        engines = [e for e in engines if e not in ("digits", "ensemble")]
     if not engines and args.no_baseline:
         print("nothing to measure: no reader engine left and --no-baseline given")
         return 2
-    results = [run_reader(crops, args.threads, args.batch, e) for e in engines]
+    results = [run_reader(crops, args.threads, args.batch, e, args.paddle_model_dir) for e in engines]
     if not args.no_baseline:
         results.append(run_baseline(crops, args.threads))
     summaries = [summarise(r, crops) for r in results]

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 import cv2
 import numpy as np
 import pytest
+from structlog.testing import capture_logs
 
 pytest.importorskip("onnxruntime")
 pytest.importorskip("rapidocr")
 
+from shiftclipper_contracts.config import ServiceConfig
 from shiftclipper_tracker.core.observations import NumberRead
 from shiftclipper_tracker.digits.infer import MODEL_PATH
 from shiftclipper_tracker.ocr import CANDIDATES, ENGINES, JerseyReader, candidate_log_likelihoods, ocr_files
@@ -102,12 +105,47 @@ def test_ctc_scoring_prefers_the_emitted_sequence() -> None:
 
 
 def test_engine_choice() -> None:
-    with pytest.raises(RuntimeError, match="paddleocr"):
-        JerseyReader(engine="paddleocr")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="tesseract"):
         JerseyReader(engine="tesseract")
     assert JerseyReader().engine == "rapidocr"  # the digit CNN is not accurate enough yet (docs/ocr.md)
-    assert set(ENGINES) == {"digits", "rapidocr", "ensemble"}
+    assert set(ENGINES) == set(get_args(get_type_hints(ServiceConfig)["ocr_engine"]))  # the setting's values
+
+
+def test_paddleocr_that_cannot_load_falls_back_to_the_offline_engine(tmp_path: Path) -> None:
+    """SPEC §2: the offline engine is the default where PaddleOCR cannot load (here: not installed, or, where it
+    is, a model directory that holds no model), and the reader says which engine it runs, with a warning."""
+    with capture_logs() as logs:
+        reader = JerseyReader(engine="paddleocr", paddle_model_dir=str(tmp_path / "no-model"))
+    assert reader.engine == "rapidocr"
+    assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["paddleocr_unavailable"]
+    assert logs[-1]["using"] == "rapidocr" and logs[-1]["error"]
+    crops = [player_crop("19"), player_crop("7", jersey=(250, 250, 250), ink=(120, 40, 20))]
+    assert reader.read_batch(crops) == JerseyReader().read_batch(crops)
+
+
+@pytest.fixture(scope="module")
+def paddle_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled PP-OCRv6 recogniser converted for PaddleOCR (bench/paddle_model.py): no download needed."""
+    pytest.importorskip("paddleocr", reason="PaddleOCR not installed (pip install 'shiftclipper[paddle]')")
+    pytest.importorskip("x2paddle", reason="x2paddle not installed (converts the bundled model for PaddleOCR)")
+    from bench.paddle_model import build
+
+    return build(tmp_path_factory.mktemp("paddle-rec"))
+
+
+def test_paddleocr_engine_reads_what_the_same_network_reads_on_onnxruntime(paddle_model_dir: Path) -> None:
+    paddle = JerseyReader(engine="paddleocr", paddle_model_dir=str(paddle_model_dir), threads=2)
+    assert paddle.engine == "paddleocr"
+    crops = [player_crop("19"), player_crop("4"), player_crop("7", jersey=(250, 250, 250), ink=(120, 40, 20))]
+    if (CROPS / "labels.csv").is_file():
+        crops += [cv2.imread(str(path)) for path in sorted(CROPS.glob("*.jpg"))[:40]]
+    readable = [i for i, crop in enumerate(crops) if paddle.legible(crop)]
+    limits = [len(paddle.views)] * len(crops)
+    ours, theirs = paddle.posteriors(crops, readable, limits), JerseyReader().posteriors(crops, readable, limits)
+    assert len(ours) == len(readable) >= 3
+    for i in readable:
+        np.testing.assert_allclose(ours[i], theirs[i], atol=2e-3)
+    assert [r.number if r else None for r in paddle.read_batch(crops[:3])] == ["19", "4", "7"]
 
 
 def test_ocr_files(tmp_path: Path, reader: JerseyReader) -> None:

@@ -79,9 +79,14 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     checkpoint_every_s: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = DEFAULT_CHECKPOINT_EVERY_S
     """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
     tracker loses; each checkpoint costs one KV write of a few KB."""
-    ocr_engine: str = "rapidocr"
+    ocr_engine: Literal["rapidocr", "digits", "ensemble", "paddleocr"] = "rapidocr"
     """Jersey-number OCR engine: `rapidocr` (PP-OCR recognition, offline ONNX, default), `digits` (our small
-    CNN trained on synthetic renders; see docs/ocr.md), `ensemble` (both, posteriors averaged) or `paddleocr`."""
+    CNN trained on synthetic renders; see docs/ocr.md), `ensemble` (both, posteriors averaged) or `paddleocr`
+    (PaddleOCR's recogniser on Paddle Inference, `pip install 'shiftclipper[paddle]'`; where it cannot load, the
+    tracker logs a warning and uses `rapidocr`)."""
+    paddleocr_model_dir: str = ""
+    """`ocr_engine=paddleocr` only: a local PaddleOCR recognition model directory (`inference.yml` and its
+    weights), read without any network; empty = the recogniser PaddleOCR downloads on first use."""
     artifact_url_ttl_s: Annotated[int, msgspec.Meta(ge=10, le=7 * 86400)] = 3600
     """Lifetime of signed artefact URLs."""
     metrics_port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 0

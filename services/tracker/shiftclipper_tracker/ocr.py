@@ -3,7 +3,8 @@
 Engines (docs/ocr.md): "rapidocr" (default) is the PP-OCR recogniser described next; "digits" our own
 small CNN trained on synthetic renders (`shiftclipper_tracker.digits`; not yet accurate enough to be the
 default: see docs/ocr.md); "ensemble" both, their posteriors over the numbers averaged (a confident read
-then needs both engines to agree).
+then needs both engines to agree); "paddleocr" the same views and decoding on PaddleOCR's own recogniser
+(`paddle_rec`), or "rapidocr" where PaddleOCR cannot load.
 
 PP-OCR approach: no text detection. A handful of fixed torso bands ("views": position,
 width, contrast variant) go through the PP-OCR recogniser shipped inside the rapidocr wheel, its output
@@ -15,22 +16,23 @@ confidence, so views that disagree lower it. Crops that are too small or flat ar
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
+import structlog
 
 from shiftclipper_tracker.core.observations import NumberRead
 from shiftclipper_tracker.digits.infer import MODEL_PATH, DigitModel
 from shiftclipper_tracker.digits.labels import CANDIDATES, NONE_INDEX
-from shiftclipper_tracker.rec_model import load_recogniser
+from shiftclipper_tracker.rec_model import Recogniser, load_recogniser
 
-ENGINES = ("digits", "rapidocr", "ensemble")
-"""Accepted `engine` values ("paddleocr" is recognised but not wired)."""
+ENGINES = ("rapidocr", "digits", "ensemble", "paddleocr")
+"""Accepted `engine` values (`ServiceConfig.ocr_engine`)."""
+
+log = structlog.get_logger(__name__)
 
 REC_HEIGHT = 48
 """Input height of the PP-OCR recogniser."""
@@ -120,21 +122,30 @@ class JerseyReader:
         pad_width: int = 320,
         early_accept: float | None = None,
         digit_model: Path | str | None = None,
+        paddle_model_dir: str = "",
+        paddle_device: str = "cpu",
     ) -> None:
         """`early_accept` (PP-OCR views): when set, every crop is first read with the first view alone, and
         only crops whose one-view confidence stays below this get the remaining views (averaged with the
         first): nearly the cost of one view on clear crops, the full ensemble on hard ones.
         `digit_model`: another ONNX file for the digit CNN (default: `digits/jersey_digits.onnx`, written by
-        the training script)."""
-        if engine == "paddleocr":
-            if importlib.util.find_spec("paddleocr") is None:
-                raise RuntimeError("engine='paddleocr' needs the paddleocr package, which is not installed")
-            raise NotImplementedError("engine='paddleocr' is not wired yet; use engine='digits' or 'rapidocr'")
+        the training script).
+        `paddle_model_dir`, `paddle_device` (engine "paddleocr"): a local PaddleOCR recognition model ("" = the
+        one PaddleOCR downloads) and the Paddle device. Where PaddleOCR cannot load (not installed, no model and
+        no internet), the reader logs a warning and uses the offline "rapidocr" engine: `engine` says which."""
         if engine not in ENGINES:
-            raise ValueError(f"unknown OCR engine {engine!r}; expected one of {ENGINES} (or 'paddleocr')")
+            raise ValueError(f"unknown OCR engine {engine!r}; expected one of {ENGINES}")
+        self._recognise: Recogniser | None = None
+        if engine == "paddleocr":
+            self._recognise = _paddle_or_none(paddle_model_dir, threads, paddle_device)
+            engine = "paddleocr" if self._recognise is not None else "rapidocr"
         self.engine = engine
-        self._digits = DigitModel(digit_model or MODEL_PATH, threads=threads) if engine != "rapidocr" else None
-        self._session: Any = self._load_ppocr(threads) if engine != "digits" else None
+        """The engine in use: "rapidocr" when "paddleocr" was asked for and could not load."""
+        self._digits = (
+            DigitModel(digit_model or MODEL_PATH, threads=threads) if engine in ("digits", "ensemble") else None
+        )
+        if self._recognise is None and engine != "digits":
+            self._recognise = load_recogniser(threads)
         self._clahe = cv2.createCLAHE(clipLimit=2.0, tileGridSize=(4, 4))
         self.views = tuple(views)
         self.chunk = chunk
@@ -144,10 +155,6 @@ class JerseyReader:
         self.min_width = min_width
         self.min_contrast = min_contrast
         self.early_accept = early_accept
-
-    def _load_ppocr(self, threads: int | None) -> Any:
-        session, self._input = load_recogniser(threads)
-        return session
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -195,7 +202,7 @@ class JerseyReader:
         self, crops: Sequence[np.ndarray], readable: Sequence[int], limits: Sequence[int]
     ) -> dict[int, np.ndarray]:
         """PP-OCR views averaged, padded to 111 with P(no number) = 0 (it has no such class)."""
-        if self._session is None:
+        if self._recognise is None:
             return {}
         first_pass = {i: 1 if self.early_accept is not None else limits[i] for i in readable}
         sums, counts = self._run_views(crops, first_pass, 0)
@@ -261,6 +268,8 @@ class JerseyReader:
         Bands are sorted by width and run in small chunks: padding a big batch to its widest band
         costs more than the batching saves (measured: 6 ms a band in chunks of 5, 13 ms in one of 40).
         """
+        recognise = self._recognise
+        assert recognise is not None, "only engines with a PP-OCR recogniser read bands"
         widths = [max(8, int(np.ceil(REC_HEIGHT * b.shape[1] / b.shape[0]))) for b in bands]
         order = np.argsort(widths)
         out = np.empty((len(bands), len(CANDIDATES)))
@@ -271,13 +280,25 @@ class JerseyReader:
             for row, k in enumerate(idx):
                 resized = cv2.resize(bands[k], (widths[k], REC_HEIGHT))
                 batch[row, :, :, : widths[k]] = resized.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
-            probs = self._session.run(None, {self._input: batch})[0]  # n x T x (blank + digits), softmaxed
+            probs = recognise(batch)  # n x T x (blank + digits), softmaxed
             for row, k in enumerate(idx):
                 t_used = max(1, int(np.ceil(widths[k] / 8)))  # drop frames that only saw padding
                 q = probs[row, :t_used].astype(np.float64)
                 q /= q.sum(axis=1, keepdims=True)  # float32 rounding
                 out[k] = _softmax(candidate_log_likelihoods(q))
         return out
+
+
+def _paddle_or_none(model_dir: str, threads: int | None, device: str) -> Recogniser | None:
+    """PaddleOCR's recogniser, or None (with a warning) where it cannot load: SPEC §2, the offline engine is the
+    default where the other cannot load."""
+    try:
+        from shiftclipper_tracker.paddle_rec import load_paddle_recogniser
+
+        return load_paddle_recogniser(model_dir, threads, device)
+    except Exception as exc:  # ImportError, or whatever PaddleOCR raises for a model it cannot load
+        log.warning("paddleocr_unavailable", error=f"{type(exc).__name__}: {exc}", using="rapidocr")
+        return None
 
 
 def ocr_files(paths: list[str], reader: JerseyReader | None = None) -> Iterator[dict[str, object]]:

@@ -80,8 +80,12 @@ class Models:
 
     def __init__(self, config: ServiceConfig) -> None:
         self.detector = PersonTracker(config.model_path, config.device or None, runtime=config.detect_runtime)
-        self.reader = JerseyReader(engine=config.ocr_engine)
         on_gpu = self.detector.device.startswith("cuda")
+        self.reader = JerseyReader(
+            engine=config.ocr_engine,
+            paddle_model_dir=config.paddleocr_model_dir,
+            paddle_device=self.detector.device.replace("cuda", "gpu") if on_gpu else "cpu",  # Paddle's names
+        )
         self.speed = SpeedOptions(detect_batch=config.detect_batch or (CUDA_DETECT_BATCH if on_gpu else 1))
 
 

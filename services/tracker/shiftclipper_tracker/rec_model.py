@@ -9,8 +9,8 @@ columns gives the same posteriors (to float rounding) for 15 % less time a band 
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -21,6 +21,10 @@ DIGIT_CLASSES = np.arange(33, 43)
 """Output indices of "0".."9" in the full recogniser (blank is 0, the key list starts at 1)."""
 KEPT_CLASSES = np.concatenate([[0], DIGIT_CLASSES])
 """The columns the sliced model keeps, in its output order: blank, "0".."9"."""
+
+Recogniser = Callable[[np.ndarray], np.ndarray]
+"""[N, 3, 48, W] float32 bands scaled to -1..1 (BGR) -> [N, ceil(W/8), 11] CTC posteriors over blank + "0".."9".
+The bundled ONNX model here and PaddleOCR's (`paddle_rec.py`) both take this shape."""
 
 
 def bundled_rapidocr_model(name: str = MODEL_NAME) -> Path:
@@ -61,7 +65,12 @@ def digits_only(path: Path) -> bytes:
     return bytes(model.SerializeToString())
 
 
-def load_recogniser(threads: int | None) -> tuple[Any, str]:
-    """An onnxruntime session of the digits-only recogniser and its input name."""
+def load_recogniser(threads: int | None) -> Recogniser:
+    """The digits-only recogniser on an onnxruntime session, as a function of a batch of bands."""
     session = cpu_session(digits_only(bundled_rapidocr_model()), threads)
-    return session, session.get_inputs()[0].name
+    input_name = session.get_inputs()[0].name
+
+    def recognise(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {input_name: batch})[0])
+
+    return recognise
