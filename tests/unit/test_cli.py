@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import get_args
 
 import cv2
 import pytest
@@ -14,6 +15,7 @@ from shiftclipper_cli.main import build_parser, main
 from shiftclipper_cli.stack import Stack, StackInfo
 from shiftclipper_common.localinfra import ManagedProcess, free_port
 from shiftclipper_common.service import EXIT_CONFIG
+from shiftclipper_contracts.config import OcrEngine
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 from tests.unit.test_ocr import player_crop
 
@@ -51,6 +53,22 @@ def test_ocr_prints_one_json_line_per_image(tmp_path, capsys):
     assert [row["file"] for row in lines] == [str(path), str(tmp_path / "missing.png")]
     assert lines[0]["number"] == "19" and lines[0]["confidence"] > 0
     assert lines[1]["number"] is None
+
+
+def test_ocr_engine_comes_from_the_contracts_and_the_environment(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "crop.png"
+    cv2.imwrite(str(path), player_crop("19"))
+    ocr_help = build_parser()._subparsers._group_actions[0].choices["ocr"].format_help()  # type: ignore[union-attr]
+    assert all(engine in ocr_help for engine in get_args(OcrEngine))
+    monkeypatch.setenv("SHIFTCLIPPER_OCR_ENGINE", "tesseract")
+    assert main(["ocr", str(path)]) == 2 and "ocr_engine" in capsys.readouterr().err
+    # paddleocr asked for where it cannot load: a note and the warning on stderr, clean JSON lines on stdout
+    monkeypatch.setenv("SHIFTCLIPPER_OCR_ENGINE", "paddleocr")
+    monkeypatch.setenv("SHIFTCLIPPER_PADDLEOCR_MODEL_DIR", str(tmp_path / "no-model"))
+    assert main(["ocr", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert [json.loads(line)["number"] for line in out.splitlines()] == ["19"]
+    assert "paddleocr could not load; reading with rapidocr" in err and "paddleocr_unavailable" in err
 
 
 def _exits(name: str, status: int, log_dir) -> ManagedProcess:

@@ -7,10 +7,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import get_type_hints
+from typing import get_args, get_type_hints
 
 import httpx
+import msgspec
 
+from shiftclipper_contracts.config import OcrEngine, ServiceConfig, load_config
 from shiftclipper_contracts.job_setup import CameraMode, JobSetup, Mode
 
 from .client import ApiError, Client, queue_note
@@ -42,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
     _stack_args(clip)
     ocr = sub.add_parser("ocr", help="read jersey numbers on player crops (one JSON line per image)")
     ocr.add_argument("images", nargs="+")
+    ocr.add_argument(
+        "--engine",
+        choices=get_args(OcrEngine),
+        default=None,
+        help=f"OCR engine (default: SHIFTCLIPPER_OCR_ENGINE, else {ServiceConfig().ocr_engine}; docs/ocr.md)",
+    )
     for name, help_text in (("status", "show a job"), ("cancel", "cancel a job"), ("retry", "retry a job")):
         cmd = sub.add_parser(name, help=help_text)
         cmd.add_argument("job_id")
@@ -115,9 +123,20 @@ def cmd_clip(args: argparse.Namespace) -> int:
 
 
 def cmd_ocr(args: argparse.Namespace) -> int:
-    from shiftclipper_tracker.ocr import ocr_files
+    from shiftclipper_common.logs import configure_logging
+    from shiftclipper_tracker.ocr import JerseyReader, ocr_files
 
-    for row in ocr_files(args.images):
+    configure_logging("ocr", json=False, level="warning")  # on stderr: stdout carries the JSON lines
+    try:
+        config = load_config()
+    except msgspec.ValidationError as exc:
+        print(f"error: invalid SHIFTCLIPPER_* setting: {exc}", file=sys.stderr)
+        return 2
+    engine = args.engine or config.ocr_engine
+    reader = JerseyReader(engine, paddle_model_dir=config.paddleocr_model_dir)
+    if reader.engine != engine:
+        print(f"note: {engine} could not load; reading with {reader.engine}", file=sys.stderr)
+    for row in ocr_files(args.images, reader):
         print(json.dumps(row), flush=True)
     return 0
 

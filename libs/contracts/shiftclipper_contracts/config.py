@@ -13,6 +13,8 @@ SECRET_FIELDS = frozenset({"s3_secret_key", "api_keys", "admin_key"})
 DEFAULT_CHECKPOINT_EVERY_S = 10.0
 CUDA_DETECT_BATCH = 32
 """`detect_batch` when it is 0 and the detector runs on CUDA (not yet measured on a GPU: no task had one)."""
+OcrEngine = Literal["rapidocr", "digits", "ensemble", "paddleocr"]
+"""Jersey-number OCR engines (`ocr_engine`; the tracker's `JerseyReader` and `shiftclipper ocr --engine`)."""
 
 
 class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -79,7 +81,7 @@ class ServiceConfig(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     checkpoint_every_s: Annotated[float, msgspec.Meta(ge=1.0, le=600.0)] = DEFAULT_CHECKPOINT_EVERY_S
     """Wall seconds between tracker checkpoints (frame index + core state in KV): the most work a killed
     tracker loses; each checkpoint costs one KV write of a few KB."""
-    ocr_engine: Literal["rapidocr", "digits", "ensemble", "paddleocr"] = "rapidocr"
+    ocr_engine: OcrEngine = "rapidocr"
     """Jersey-number OCR engine: `rapidocr` (PP-OCR recognition, offline ONNX, default), `digits` (our small
     CNN trained on synthetic renders; see docs/ocr.md), `ensemble` (both, posteriors averaged) or `paddleocr`
     (PaddleOCR's recogniser on Paddle Inference, `pip install 'shiftclipper[paddle]'`; where it cannot load, the
