@@ -90,6 +90,15 @@ def test_prefetch_stops_the_producer_when_the_consumer_leaves_early() -> None:
     assert threading.active_count() == before
 
 
+@pytest.mark.skipif(not TFLITE.is_file(), reason="../shared model absent")
+def test_models_read_with_the_offline_engine_where_paddleocr_cannot_load(tmp_path: Path) -> None:
+    from shiftclipper_contracts.config import load_config
+    from shiftclipper_tracker.pipeline import Models
+
+    env = {"SHIFTCLIPPER_OCR_ENGINE": "paddleocr", "SHIFTCLIPPER_PADDLEOCR_MODEL_DIR": str(tmp_path / "none")}
+    assert Models(load_config(env, model_path=str(TFLITE))).reader.engine == "rapidocr"  # what the stats report
+
+
 @pytest.mark.slow
 @pytest.mark.skipif(not (PRACTICE.is_file() and TFLITE.is_file()), reason="../shared (clip and model) absent")
 @pytest.mark.parametrize("runtime", ["openvino", "litert"])
@@ -115,7 +124,7 @@ def test_practice_clip_one_shift_with_stage_times(runtime: str) -> None:
     assert 0.3 <= seg.start_s <= 2.0
     assert seg.end_s >= 9.5
     assert set(STAGES) | {"track"} <= set(out.stats.stage_seconds)
-    assert out.stats.frames_detected > 0 and out.stats.ocr_reads > 0
+    assert out.stats.frames_detected > 0 and out.stats.ocr_reads > 0 and out.stats.ocr_engine == "rapidocr"
     # a close-up: the target has another skater beside it nearly all the time, so (nearly) every frame is detected
     assert out.stats.frames_detected >= 0.8 * out.stats.frames_decoded
 
@@ -169,6 +178,7 @@ class _OnePlayerDetector:
 
 class _AlwaysReads19:
     views = (0, 1, 2)
+    engine = "always-19"
 
     def read_batch(self, crops: list, max_views: object = None) -> list:
         from shiftclipper_tracker.core.observations import NumberRead
@@ -225,7 +235,7 @@ def test_track_video_coasts_every_other_frame_while_the_target_is_locked_and_cle
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     out = track_video(models, str(video), work, hooks)  # type: ignore[arg-type]
     assert [(s.start_s, round(s.end_s)) for s in out.segments] == [(0.0, 4)]
-    assert out.stats.frames_decoded == 40
+    assert out.stats.frames_decoded == 40 and out.stats.ocr_engine == "always-19"  # results say who read
     # every other frame from when its reads settle it (2 x vote_threshold, repeats counted per pose: about 1.5 s)
     assert detector.coasted >= 12 and detector.detected + detector.coasted == 40
     assert out.stats.frames_detected == detector.detected and set(detector.batches) == {1}

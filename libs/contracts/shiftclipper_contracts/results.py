@@ -19,6 +19,9 @@ class TrackingStats(msgspec.Struct, kw_only=True):
     frames_decoded: int = 0
     frames_detected: int = 0
     ocr_reads: int = 0
+    ocr_engine: str = ""
+    """The jersey-number engine that read them (`ServiceConfig.ocr_engine`, or `rapidocr` where `paddleocr` was
+    asked for and could not load)."""
     fps_processed: float = 0.0
     stage_seconds: dict[str, float] = {}
 

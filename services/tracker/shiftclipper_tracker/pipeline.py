@@ -143,6 +143,7 @@ def track_video(
     else:
         run = _Run(TrackingCore(work.setup, tuning, fps))
     run.stats.stage_seconds = dict.fromkeys(STAGES, 0.0)
+    run.stats.ocr_engine = models.reader.engine
     start_frame = (run.core.last_frame_index or -1) + 1
     every_s = 1.0 / min(fps, tuning.detect_fps)
     models.detector.reset(sample_fps=1.0 / every_s)
