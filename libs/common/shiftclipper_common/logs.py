@@ -8,6 +8,12 @@ import sys
 import structlog
 
 
+def _stderr_logger(*_args: object) -> structlog.PrintLogger:
+    """`sys.stderr` as it is when a logger is made, not when logging was configured: a CLI command run under a
+    captured or since-closed stderr (pytest's capture, a closed pipe) would otherwise break every later log line."""
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(service: str, json: bool = True, level: str = "info") -> structlog.stdlib.BoundLogger:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -24,7 +30,7 @@ def configure_logging(service: str, json: bool = True, level: str = "info") -> s
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )
     return structlog.get_logger().bind(service=service)
