@@ -14,6 +14,7 @@ touches the network.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +31,8 @@ def load_paddle_recogniser(model_dir: str, threads: int | None, device: str = "c
     any Exception PaddleOCR raises when the model cannot load (no local model and no internet)."""
     from paddleocr import TextRecognition
 
-    kwargs: dict[str, object] = {"device": device, "cpu_threads": threads or 2}
+    # PaddleOCR's default is 10 CPU threads; the tracker's share is what onnxruntime gets (ort_session.cpu_session)
+    kwargs: dict[str, object] = {"device": device, "cpu_threads": threads or min(2, os.cpu_count() or 1)}
     if model_dir:
         kwargs.update(model_dir=model_dir, model_name=_model_name(Path(model_dir)))
     predictor = TextRecognition(**kwargs).paddlex_predictor
