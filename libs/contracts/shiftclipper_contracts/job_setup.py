@@ -80,6 +80,9 @@ class Tuning(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     min_shift_s: Seconds
     """Shifts shorter than this are dropped; in `shifts` mode before merging, so a brief sighting cannot stretch a
     neighbouring shift through `gap_merge_s`."""
+    min_shift_confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
+    """Shifts whose confidence (the identity's, averaged over the shift, 0.5 = votes just at `vote_threshold`) stays
+    under this are dropped: the identity never rose clearly above a bare lock. 0 keeps every shift."""
 
 
 PRESETS: dict[CameraMode, Tuning] = {
@@ -94,6 +97,7 @@ PRESETS: dict[CameraMode, Tuning] = {
         lost_timeout_s=6.0,
         gap_merge_s=12.0,
         min_shift_s=2.0,
+        min_shift_confidence=0.6,
     ),
     CameraMode.broadcast_wide: Tuning(
         detect_fps=8.0,
@@ -106,6 +110,7 @@ PRESETS: dict[CameraMode, Tuning] = {
         lost_timeout_s=4.0,
         gap_merge_s=10.0,
         min_shift_s=3.0,
+        min_shift_confidence=0.6,
     ),
     CameraMode.tactical: Tuning(
         detect_fps=6.0,
@@ -118,6 +123,7 @@ PRESETS: dict[CameraMode, Tuning] = {
         lost_timeout_s=3.0,
         gap_merge_s=8.0,
         min_shift_s=5.0,
+        min_shift_confidence=0.6,
     ),
 }
 """Tuning defaults per camera preset."""

@@ -119,3 +119,13 @@ def test_merge_slack_delays_finality() -> None:
     m = machine(slack=2.0)
     out = feed(m, [(1.0, 4.0)], 20.0)
     assert out[0][0] == 11.0
+
+
+def test_a_shift_under_the_confidence_floor_is_dropped_with_a_record() -> None:
+    doubtful = ShiftMachine(timeout_s=2.0, gap_merge_s=5.0, min_shift_s=1.0, interval_s=STEP, min_confidence=0.6)
+    for k in range(10, 41):
+        doubtful.update(round(k * STEP, 6), Sighting(track_id=1, on_ice=True, confidence=0.55))
+    segments, log = doubtful.finish(5.0)
+    assert segments == [] and [e.kind for e in log][-1] == "dropped" and "under 0.6" in (log[-1].note or "")
+    sure = ShiftMachine(timeout_s=2.0, gap_merge_s=5.0, min_shift_s=1.0, interval_s=STEP, min_confidence=0.6)
+    assert [(s.start_s, s.end_s) for _, s in feed(sure, [(1.0, 4.0)], 20.0)] == [(1.0, 4.0)]  # seen at 0.9: kept

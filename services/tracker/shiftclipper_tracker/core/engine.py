@@ -8,10 +8,10 @@ out as soon as they are final (see `shifts` for the merge latency). `snapshot()`
 `shifts` mode bridges gaps up to `lost_timeout_s`; `clips` mode ends a window after ~2 missed
 frames. In both, `gap_merge_s` then merges and `min_shift_s` drops (set gap_merge_s to 0 for
 strictly visible windows); in `shifts` mode a piece under `min_shift_s` is dropped before it can
-merge. A shift starts at the first on-ice sighting of the track that turns out to be the target (its
-start is backdated to when that track appeared, or to when its id changed hands, not when it
-locked). A track that loses the identity keeps its sightings up to the hand-over
-its reads show; without a clear hand-over they are retracted.
+merge. A final shift whose confidence stays under `min_shift_confidence` is dropped too. A shift
+starts at the first on-ice sighting of the track that turns out to be the target (its start is backdated
+to when that track appeared, or to when its id changed hands, not when it locked). A track that loses the
+identity keeps its sightings up to the hand-over its reads show; without a clear hand-over they are retracted.
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ class TrackingCore:
             gap_merge_s=tuning.gap_merge_s,
             min_shift_s=tuning.min_shift_s,
             interval_s=self.interval_s,
+            min_confidence=tuning.min_shift_confidence,
             merge_slack_s=max(MERGE_SLACK_MIN_S, MERGE_SLACK_READS * tuning.ocr_interval_s),
             merge_short=clips,
             state=self.state.machine,

@@ -95,6 +95,7 @@ class ShiftMachine:
         gap_merge_s: float,
         min_shift_s: float,
         interval_s: float,
+        min_confidence: float = 0.0,
         merge_slack_s: float = 0.0,
         merge_short: bool = True,
         state: MachineState | None = None,
@@ -103,10 +104,13 @@ class ShiftMachine:
         (`clips` mode: a flickering target's visible windows are that short). False in `shifts` mode, where a
         closed shift is all that was seen between two losses of `timeout_s`: one under `min_shift_s` is too little
         to stand as a shift, and so too little to stretch one through `gap_merge_s` (on the 60-minute benchmark
-        game all 15 such pieces were false locks, and merged they started 6 true shifts 3-13 s early)."""
+        game all 15 such pieces were false locks, and merged they started 6 true shifts 3-13 s early).
+        `min_confidence`: a final shift whose confidence (`_confidence`) is under this is dropped, with a timeline
+        record (`Tuning.min_shift_confidence`)."""
         self.timeout_s = timeout_s
         self.gap_merge_s = gap_merge_s
         self.min_shift_s = min_shift_s
+        self.min_confidence = min_confidence
         self.interval_s = interval_s
         self.merge_slack_s = merge_slack_s
         self.merge_short = merge_short
@@ -228,7 +232,12 @@ class ShiftMachine:
         st.pending, st.final_end = None, shift.end
         if self._too_short(t, shift):
             return
-        seg = Segment(index=st.next_index, start_s=shift.start, end_s=shift.end, confidence=self._confidence(shift))
+        confidence = self._confidence(shift)
+        if confidence < self.min_confidence:
+            note = f"{shift.start:g}-{shift.end:g}s confidence {confidence:g} under {self.min_confidence:g}"
+            self._log.append(TimelineEntry(t=t, kind="dropped", confidence=confidence, note=note))
+            return
+        seg = Segment(index=st.next_index, start_s=shift.start, end_s=shift.end, confidence=confidence)
         st.next_index += 1
         self._out.append(seg)
         note = f"{seg.start_s:g}-{seg.end_s:g}s"
