@@ -19,18 +19,20 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import cv2
 import numpy as np
 import structlog
 
+from shiftclipper_contracts.config import OcrEngine
 from shiftclipper_tracker.core.observations import NumberRead
 from shiftclipper_tracker.digits.infer import MODEL_PATH, DigitModel
 from shiftclipper_tracker.digits.labels import CANDIDATES, NONE_INDEX
 from shiftclipper_tracker.rec_model import Recogniser, load_recogniser
 
-ENGINES = ("rapidocr", "digits", "ensemble", "paddleocr")
-"""Accepted `engine` values (`ServiceConfig.ocr_engine`)."""
+ENGINES: tuple[str, ...] = get_args(OcrEngine)
+"""Accepted `engine` values: the contracts' `OcrEngine` (`ServiceConfig.ocr_engine`)."""
 
 log = structlog.get_logger(__name__)
 

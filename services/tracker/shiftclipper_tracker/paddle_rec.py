@@ -14,11 +14,11 @@ touches the network.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
+from shiftclipper_tracker.ort_session import cpu_threads
 from shiftclipper_tracker.rec_model import Recogniser
 
 DIGITS = "0123456789"
@@ -31,8 +31,8 @@ def load_paddle_recogniser(model_dir: str, threads: int | None, device: str = "c
     any Exception PaddleOCR raises when the model cannot load (no local model and no internet)."""
     from paddleocr import TextRecognition
 
-    # PaddleOCR's default is 10 CPU threads; the tracker's share is what onnxruntime gets (ort_session.cpu_session)
-    kwargs: dict[str, object] = {"device": device, "cpu_threads": threads or min(2, os.cpu_count() or 1)}
+    # PaddleOCR's default is 10 CPU threads; the tracker's share is what onnxruntime gets
+    kwargs: dict[str, object] = {"device": device, "cpu_threads": cpu_threads(threads)}
     if model_dir:
         kwargs.update(model_dir=model_dir, model_name=_model_name(Path(model_dir)))
     predictor = TextRecognition(**kwargs).paddlex_predictor
