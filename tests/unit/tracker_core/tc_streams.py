@@ -36,8 +36,9 @@ class Player:
     """Probability that an OCR attempt yields the right number."""
     noise: list[tuple[str, float, float]] = field(default_factory=list)
     """(number, confidence, probability) of wrong reads."""
-    script: list[str] = field(default_factory=list)
-    """Reads for the first OCR attempts, in order (before the random model takes over)."""
+    script: list[str | tuple[str, float]] = field(default_factory=list)
+    """Reads for the first OCR attempts, in order (before the random model takes over): a number (read at
+    `read_conf`) or a (number, confidence) pair."""
 
     def track_at(self, t: float) -> int | None:
         for first, last, track_id in self.windows:
@@ -47,7 +48,9 @@ class Player:
 
     def read(self, rng: random.Random) -> NumberRead | None:
         if self.script:
-            return NumberRead(number=self.script.pop(0), confidence=self.read_conf)
+            entry = self.script.pop(0)
+            number, conf = entry if isinstance(entry, tuple) else (entry, self.read_conf)
+            return NumberRead(number=number, confidence=conf)
         r = rng.random()
         for number, conf, p in self.noise:
             if r < p:

@@ -427,6 +427,25 @@ def test_a_track_relinked_from_the_target_carries_the_shift_to_its_end() -> None
     assert close(spans(drive(setup(), [readable, unreadable], 60)), [(5, 24)])
 
 
+def test_a_relinked_track_refuted_by_its_reads_must_earn_the_identity_on_its_own() -> None:
+    # the #4 leaves at 20 s; a #14 appears where he was and inherits the identity, is read "1" (the second read
+    # refutes it; the first came before the re-link), then "4" at 0.65 for 3.5 s (his "1" hidden): too little
+    # to lock on his own reads. The inherited prior, had it come back, would have carried the shift to 24 s
+    # (the 5-minute seed-14 game: a true shift 7 s too long).
+    def x(t: float) -> float:
+        return 0.4 + 0.005 * t
+
+    target = Player("4", RED, [(5, 20, 1)], read_conf=0.95, x=x)
+    fourteen = Player("14", RED, [(20.3, 24, 2)], read_conf=0.65, script=[("1", 0.35), ("1", 0.35)] + ["4"] * 20, x=x)
+    run = drive(setup("4"), [target, fourteen], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "relinked" in kinds and "retracted" in kinds, run.core.timeline
+    assert close(spans(run), [(5, 20)]), run.core.timeline
+    # read "4" as long as he stays, he does earn it (the reads, not the prior, decide)
+    staying = Player("14", RED, [(20.3, 40, 2)], read_conf=0.65, script=[("1", 0.35), ("1", 0.35)] + ["4"] * 200, x=x)
+    assert spans(drive(setup("4"), [target, staying], 80, tune=tuning(min_shift_confidence=0.0)))[-1][1] == 40
+
+
 def test_a_brief_lock_that_never_rises_above_the_vote_threshold_is_not_reported() -> None:
     # target #4; a #14 with his "1" hidden is read "4" at 0.65 for the 5 s he is in view (never "14"): the reads
     # just reach vote_threshold, so his shift's confidence stays about 0.5 (the 60-minute benchmark game's one

@@ -130,7 +130,10 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     """Time and number of the latest read that voted (POSE_S)."""
     pinned: bool = False
     inherited: float = 0.0
-    """Confidence inherited by re-linking; 0 once the track's own reads confirm it (or never relinked)."""
+    """Confidence inherited by re-linking; 0 once the track's own reads confirm it, once it unlocks (its reads
+    refuted it), or if never re-linked. Kept past a refutation, the inherited prior (a whole `vote_threshold`) came
+    back as soon as the net votes were positive again: on the 5-minute seed-14 game a #14 re-linked where the #4
+    went off, refuted by a "1", then relocked on 1.5 s of "4"s at 0.6-0.8 and stretched a true shift by 7 s."""
     locked: bool = False
     reads: list[tuple[float, float, str]] = []
     """The latest reads that bear on identity: (time, +conf for the target / -weight otherwise, ReadKind)."""

@@ -338,6 +338,8 @@ class IdentityVoter:
                 tr.locked = locked
                 if not locked and i == self.state.target_id:
                     self.state.target_id = None  # a revoked identity is not passed on by re-linking
+                if not locked:
+                    tr.inherited = 0.0  # refuted: it never comes back as a prior (`TrackIdentity.inherited`)
                 kind = "locked" if locked else "unlocked"
                 log.append(TimelineEntry(t=t, kind=kind, track_id=i, confidence=round(self.confidence(tr), 3)))
 
