@@ -427,6 +427,18 @@ def test_a_track_relinked_from_the_target_carries_the_shift_to_its_end() -> None
     assert close(spans(drive(setup(), [readable, unreadable], 60)), [(5, 24)])
 
 
+def test_a_new_track_where_another_skater_was_just_lost_is_not_relinked() -> None:
+    # the #4 leaves at 20 s at x 0.5; an unreadable teammate standing at x 0.42 is missed by the detector from
+    # 19.5 s and found again at 21 s under a new id: that is him again, not the #4 (the 5-minute seed-15 game)
+    target = Player("4", RED, [(5, 20, 1)], read_conf=0.95)
+    teammate = Player("7", RED, [(0, 19.5, 5), (21, 30, 6)], legible=0.0, x=lambda t: 0.42)
+    run = drive(setup("4"), [target, teammate], 60)
+    assert close(spans(run), [(5, 20)]) and "relinked" not in [e.kind for e in run.core.timeline], run.core.timeline
+    # first seen at 21 s, where no track was lost, the same skater does inherit it (re-linking is blind to numbers)
+    newcomer = Player("7", RED, [(21, 30, 6)], legible=0.0, x=lambda t: 0.42)
+    assert close(spans(drive(setup("4"), [target, newcomer], 60)), [(5, 30)])
+
+
 def test_a_relinked_track_refuted_by_its_reads_must_earn_the_identity_on_its_own() -> None:
     # the #4 leaves at 20 s; a #14 appears where he was and inherits the identity, is read "1" (the second read
     # refutes it; the first came before the re-link), then "4" at 0.65 for 3.5 s (his "1" hidden): too little
