@@ -82,7 +82,8 @@ class Tuning(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     neighbouring shift through `gap_merge_s`."""
     min_shift_confidence: Annotated[float, msgspec.Meta(ge=0.0, le=1.0)]
     """Shifts whose confidence (the identity's, averaged over the shift, 0.5 = votes just at `vote_threshold`) stays
-    under this are dropped: the identity never rose clearly above a bare lock. 0 keeps every shift."""
+    under this are dropped: the identity never rose clearly above a bare lock; in `shifts` mode, like `min_shift_s`,
+    before merging. 0 keeps every shift."""
 
 
 PRESETS: dict[CameraMode, Tuning] = {

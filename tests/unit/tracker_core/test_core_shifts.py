@@ -129,3 +129,29 @@ def test_a_shift_under_the_confidence_floor_is_dropped_with_a_record() -> None:
     assert segments == [] and [e.kind for e in log][-1] == "dropped" and "under 0.6" in (log[-1].note or "")
     sure = ShiftMachine(timeout_s=2.0, gap_merge_s=5.0, min_shift_s=1.0, interval_s=STEP, min_confidence=0.6)
     assert [(s.start_s, s.end_s) for _, s in feed(sure, [(1.0, 4.0)], 20.0)] == [(1.0, 4.0)]  # seen at 0.9: kept
+
+
+def test_a_doubtful_piece_does_not_stretch_a_later_shift_in_shifts_mode() -> None:
+    """`shifts` mode: a piece under the confidence floor, closed after the timeout, is dropped before it can merge
+    (a #14 read "4" just enough to lock, 10 s before the #4 came on: the 5-minute seed-16 game's shift began 15 s
+    early); `clips` mode still merges visible windows whatever each one's confidence."""
+
+    def run(merge_short: bool) -> list[tuple[float, float]]:
+        m = ShiftMachine(
+            timeout_s=2.0, gap_merge_s=12.0, min_shift_s=1.0, interval_s=STEP, min_confidence=0.6,
+            merge_short=merge_short,
+        )  # fmt: skip
+        out = []
+        for k in range(round(40 / STEP) + 1):
+            t = round(k * STEP, 6)
+            sighting = None
+            if 5.0 <= t <= 9.0:
+                sighting = Sighting(track_id=1, on_ice=True, confidence=0.5)
+            elif 15.0 <= t <= 25.0:
+                sighting = Sighting(track_id=2, on_ice=True, confidence=0.9)
+            out += m.update(t, sighting)[0]
+        out += m.finish(40.0)[0]
+        return [(s.start_s, s.end_s) for s in out]
+
+    assert run(merge_short=False) == [(15.0, 25.0)]
+    assert run(merge_short=True) == [(5.0, 25.0)]

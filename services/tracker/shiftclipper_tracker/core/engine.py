@@ -7,8 +7,8 @@ out as soon as they are final (see `shifts` for the merge latency). `snapshot()`
 
 `shifts` mode bridges gaps up to `lost_timeout_s`; `clips` mode ends a window after ~2 missed
 frames. In both, `gap_merge_s` then merges and `min_shift_s` drops (set gap_merge_s to 0 for
-strictly visible windows); in `shifts` mode a piece under `min_shift_s` is dropped before it can
-merge. A final shift whose confidence stays under `min_shift_confidence` is dropped too. A shift
+strictly visible windows). A final shift whose confidence stays under `min_shift_confidence` is dropped too;
+in `shifts` mode a piece under `min_shift_s` or `min_shift_confidence` is dropped before it can merge. A shift
 starts at the first on-ice sighting of the track that turns out to be the target (its start is backdated
 to when that track appeared, or to when its id changed hands, not when it locked). A track that loses the
 identity keeps its sightings up to the hand-over its reads show; without a clear hand-over they are retracted.

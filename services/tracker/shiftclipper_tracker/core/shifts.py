@@ -104,7 +104,10 @@ class ShiftMachine:
         (`clips` mode: a flickering target's visible windows are that short). False in `shifts` mode, where a
         closed shift is all that was seen between two losses of `timeout_s`: one under `min_shift_s` is too little
         to stand as a shift, and so too little to stretch one through `gap_merge_s` (on the 60-minute benchmark
-        game all 15 such pieces were false locks, and merged they started 6 true shifts 3-13 s early).
+        game all 15 such pieces were false locks, and merged they started 6 true shifts 3-13 s early). The same holds
+        for a piece under `min_confidence`: too doubtful to stand, so too doubtful to stretch one (on the 5-minute
+        seed-16 game a #14 read "4" just enough to lock, 0.47, started a true shift 15 s early; on the hour one such
+        piece, 0.48, started one 13.5 s early).
         `min_confidence`: a final shift whose confidence (`_confidence`) is under this is dropped, with a timeline
         record (`Tuning.min_shift_confidence`)."""
         self.timeout_s = timeout_s
@@ -208,7 +211,7 @@ class ShiftMachine:
         assert shift is not None
         self._log.append(TimelineEntry(t=t, kind="shift_end", note=f"{why}; ended {shift.end:g}s"))
         st.current, st.state = None, ShiftState.off_ice
-        if not self.merge_short and self._too_short(t, shift):
+        if not self.merge_short and (self._too_short(t, shift) or self._doubtful(t, shift)):
             return
         st.last_end = shift.end
         if st.pending is not None and shift.start - st.pending.end < self.gap_merge_s:
@@ -230,14 +233,9 @@ class ShiftMachine:
     def _finalize(self, t: float, shift: RawShift) -> None:
         st = self.state
         st.pending, st.final_end = None, shift.end
-        if self._too_short(t, shift):
+        if self._too_short(t, shift) or self._doubtful(t, shift):
             return
-        confidence = self._confidence(shift)
-        if confidence < self.min_confidence:
-            note = f"{shift.start:g}-{shift.end:g}s confidence {confidence:g} under {self.min_confidence:g}"
-            self._log.append(TimelineEntry(t=t, kind="dropped", confidence=confidence, note=note))
-            return
-        seg = Segment(index=st.next_index, start_s=shift.start, end_s=shift.end, confidence=confidence)
+        seg = Segment(index=st.next_index, start_s=shift.start, end_s=shift.end, confidence=self._confidence(shift))
         st.next_index += 1
         self._out.append(seg)
         note = f"{seg.start_s:g}-{seg.end_s:g}s"
@@ -249,6 +247,15 @@ class ShiftMachine:
             return False
         note = f"{shift.start:g}-{shift.end:g}s shorter than {self.min_shift_s:g}s"
         self._log.append(TimelineEntry(t=t, kind="dropped", note=note))
+        return True
+
+    def _doubtful(self, t: float, shift: RawShift) -> bool:
+        """Whether the shift's confidence is under `min_confidence` (then it is dropped, with a timeline record)."""
+        confidence = self._confidence(shift)
+        if confidence >= self.min_confidence:
+            return False
+        note = f"{shift.start:g}-{shift.end:g}s confidence {confidence:g} under {self.min_confidence:g}"
+        self._log.append(TimelineEntry(t=t, kind="dropped", confidence=confidence, note=note))
         return True
 
     def _confidence(self, shift: RawShift) -> float:
