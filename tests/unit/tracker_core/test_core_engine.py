@@ -427,6 +427,23 @@ def test_a_track_relinked_from_the_target_carries_the_shift_to_its_end() -> None
     assert close(spans(drive(setup(), [readable, unreadable], 60)), [(5, 24)])
 
 
+def test_a_target_whose_track_an_opponent_takes_is_relinked_nearby() -> None:
+    # the #19's track id passes to an opponent in white at 12 s (their colour flips the track out of the gate); the
+    # #19 goes on, unreadable, on a new track beside him: re-linked from where the id changed hands
+    # (the 5-minute seed-17 game: a shift's last 1.3 s)
+    readable_before = Player("19", RED, [(5, 12, 1)], x=lambda t: 0.45)
+    opponent = Player("7", WHITE, [(12.1, 30, 1)], legible=0.0, x=lambda t: 0.5)
+    unreadable_after = Player("19", RED, [(12.5, 20, 2)], legible=0.0, x=lambda t: 0.45)
+    run = drive(setup(), [readable_before, opponent, unreadable_after], 60)
+    kinds = [e.kind for e in run.core.timeline]
+    assert "truncated" in kinds and "relinked" in kinds, run.core.timeline
+    assert close(spans(run), [(5, 20)]), run.core.timeline
+    # a track unlocked by its reads (the identity was wrong) passes nothing on
+    fourteen = Player("14", RED, [(5, 12, 1)], read_conf=0.7, script=["4"] * 8 + ["14"] * 10, x=lambda t: 0.45)
+    later = Player("4", RED, [(12.5, 20, 2)], legible=0.0, x=lambda t: 0.45)
+    assert spans(drive(setup("4"), [fourteen, later], 60)) == []
+
+
 def test_a_new_track_where_another_skater_was_just_lost_is_not_relinked() -> None:
     # the #4 leaves at 20 s at x 0.5; an unreadable teammate standing at x 0.42 is missed by the detector from
     # 19.5 s and found again at 21 s under a new id: that is him again, not the #4 (the 5-minute seed-15 game)

@@ -362,11 +362,22 @@ class IdentityVoter:
             if locked != tr.locked:
                 tr.locked = locked
                 if not locked and i == self.state.target_id:
-                    self.state.target_id = None  # a revoked identity is not passed on by re-linking
+                    self._target_revoked(tr, t)
                 if not locked:
                     tr.inherited = 0.0  # refuted: it never comes back as a prior (`TrackIdentity.inherited`)
                 kind = "locked" if locked else "unlocked"
                 log.append(TimelineEntry(t=t, kind=kind, track_id=i, confidence=round(self.confidence(tr), 3)))
+
+    def _target_revoked(self, tr: TrackIdentity, t: float) -> None:
+        """The target's track lost the identity. Where its colour changed under it (`handover.recoloured_at`), a
+        skater of another colour took the id there and the target is still close by: he is re-linked from there as
+        if lost. Otherwise the identity was wrong, and a wrong identity is not passed on."""
+        st = self.state
+        recoloured = handover.recoloured_at(tr, self.threshold, self.color_score)
+        if recoloured is None:
+            st.target_id = None
+        else:
+            st.lost_t, st.lost_foot = recoloured, foot_point(tr.box)
 
     def _decide(self, present: set[int]) -> Decision | None:
         best: tuple[float, bool, int] | None = None
