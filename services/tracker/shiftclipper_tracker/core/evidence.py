@@ -133,7 +133,7 @@ class TrackIdentity(msgspec.Struct, kw_only=True):
     """Confidence inherited by re-linking; 0 once the track's own reads confirm it, once it unlocks (its reads
     refuted it), or if never re-linked. Kept past a refutation, the inherited prior (a whole `vote_threshold`) came
     back as soon as the net votes were positive again: on the 5-minute seed-14 game a #14 re-linked where the #4
-    went off, refuted by a "1", then relocked on 1.5 s of "4"s at 0.6-0.8 and stretched a true shift by 7 s."""
+    went off, refuted by a "1", then relocked on 1.4 s of "4"s at 0.59-0.83 and stretched a true shift by 7 s."""
     locked: bool = False
     reads: list[tuple[float, float, str]] = []
     """The latest reads that bear on identity: (time, +conf for the target / -weight otherwise, ReadKind)."""
