@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 
 import structlog
 from nats.aio.msg import Msg
+from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
 from shiftclipper_common import metrics
 from shiftclipper_common.bus import read_status
 from shiftclipper_contracts import events as ev
+from shiftclipper_contracts import names
 from shiftclipper_contracts.status import StatusRecord
 
 from .media_probe import MediaError
@@ -29,17 +31,29 @@ PROJECTOR_WAIT_S = 30.0
 BACKOFF_S = (1.0, 5.0, 15.0, 30.0)
 
 
-async def wait_projected(kv: KeyValue, job_id: str, seq: int, timeout: float = PROJECTOR_WAIT_S) -> StatusRecord | None:
+async def wait_projected(
+    js: JetStreamContext, kv: KeyValue, job_id: str, seq: int, timeout: float = PROJECTOR_WAIT_S
+) -> StatusRecord | None:
     """The job's status once the projector has applied event `seq`: this consumer may see an event
-    before the projector does. None when the job is gone; TimeoutError while the projector lags."""
+    before the projector does. None when the job is gone (no record once the projector is past `seq`: a job
+    whose creation it has not applied yet has none either, and dropping its events lost their clips);
+    TimeoutError while the projector lags."""
     deadline = time.monotonic() + timeout
     while True:
         status = await read_status(kv, job_id)
-        if status is None or status.last_event_seq >= seq:
+        if status is not None and status.last_event_seq >= seq:
             return status
+        if status is None and await projector_passed(js, seq):
+            return None
         if time.monotonic() > deadline:
             raise TimeoutError(f"the projector has not applied event {seq} of job {job_id}")
         await asyncio.sleep(0.2)
+
+
+async def projector_passed(js: JetStreamContext, seq: int) -> bool:
+    """Whether the projector has settled every event up to `seq` (it acks an event once its status is written)."""
+    info = await js.consumer_info(names.EVENTS_STREAM, names.PROJECTOR_CONSUMER)
+    return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= seq
 
 
 class SideJobs:
@@ -52,7 +66,7 @@ class SideJobs:
         source = event.key if isinstance(event, ev.VideoUploaded) else None
         while True:
             try:
-                status = await wait_projected(self.w.status_kv, event.job_id, seq)
+                status = await wait_projected(self.w.js, self.w.status_kv, event.job_id, seq)
                 if isinstance(event, ev.VideoUploaded):
                     await make_job_proxy(self.w, event, seq, status)
                 else:

@@ -122,7 +122,7 @@ class ExporterWorker:
         """False when the job was deleted, cancelled or retried since the event was published, or when
         the event comes from a tracker whose delivery was superseded (fenced, as in the projector).
         Judged on a record that includes the event itself: this consumer may see it before the projector."""
-        status = await wait_projected(self.status_kv, event.job_id, seq)
+        status = await wait_projected(self.js, self.status_kv, event.job_id, seq)
         return (
             status is not None
             and status.attempt == event.attempt
