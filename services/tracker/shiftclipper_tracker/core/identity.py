@@ -325,13 +325,13 @@ class IdentityVoter:
             tr = st.tracks[i]
             if tr.first_t <= st.lost_t or tr.color_score <= 0.0 or self.own_net(tr) < 0.0:
                 continue
-            if self._resumes_another(tr, present):
-                continue
             gap = tr.first_t - st.lost_t
             inherit = st.target_conf * RELINK_DECAY * 0.5 ** (gap / RELINK_HALF_LIFE_S)
             d = distance(tr.first_foot, st.lost_foot)
             base, per_s, cap = RELINK_RADIUS
-            if inherit >= RELINK_MIN_CONF and d <= min(cap, base + per_s * gap) and (best is None or d < best[0]):
+            if inherit < RELINK_MIN_CONF or d > min(cap, base + per_s * gap) or (best is not None and d >= best[0]):
+                continue
+            if not self._resumes_another(tr, present, d):
                 best = (d, i, inherit)
         if best is not None:
             _, i, inherit = best
@@ -340,19 +340,16 @@ class IdentityVoter:
             note = f"from track {st.target_id}"
             log.append(TimelineEntry(t=t, kind="relinked", track_id=i, confidence=round(inherit, 3), note=note))
 
-    def _resumes_another(self, tr: TrackIdentity, present: set[int]) -> bool:
-        """Whether a new track starts where another skater's track was lost (RESUME_RADIUS) shortly before: that
-        skater again, after missed detections, not the target."""
-        st = self.state
-        assert st.lost_foot is not None
-        to_target = distance(tr.first_foot, st.lost_foot)
+    def _resumes_another(self, tr: TrackIdentity, present: set[int], to_target: float) -> bool:
+        """Whether a new track, `to_target` from where the target was lost, starts where another skater's track was
+        lost (RESUME_RADIUS) shortly before: that skater again, after missed detections, not the target."""
         return any(
             not other.locked
             and i not in present
             and other.last_t < tr.first_t
             and tr.first_t - other.last_t <= self.tuning.lost_timeout_s
             and distance(tr.first_foot, foot_point(other.box)) < min(to_target, RESUME_RADIUS)
-            for i, other in st.tracks.items()
+            for i, other in self.state.tracks.items()
         )
 
     def _update_locks(self, t: float, present: set[int], log: list[TimelineEntry]) -> None:
