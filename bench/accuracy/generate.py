@@ -85,6 +85,8 @@ class GroundTruth:
     """Mean number of skaters wholly inside the frame (what a perfect detector would find)."""
     turn_every_s: float | None = None
     """Mean time between a non-target skater's crop changes; None: one crop per appearance."""
+    skater_scale: float = 1.0
+    """Skater heights relative to the close broadcast view (0.5: a wide, LiveBarn-like view)."""
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -371,6 +373,7 @@ def generate(
     similar_numbers: bool = True,
     crops_dir: Path = CROPS_DIR,
     turn_every_s: float | None = 2.0,
+    skater_scale: float = 1.0,
 ) -> GroundTruth:
     """Render the video to `path` (H.264 mp4) and return its ground truth (also saved as `<path>.truth.json`).
 
@@ -380,6 +383,8 @@ def generate(
     (red #14 for #4), which a reader that drops a digit confuses with the target.
     `turn_every_s`: other skaters switch to another crop of their team and number about this often (jittered
     0.6-1.4x, seeded); 0 or None: one crop per appearance. The shifts do not depend on it.
+    `skater_scale`: skater heights times this (`HEIGHT_NEAR`/`HEIGHT_FAR` are the close broadcast view's); 0.5
+    is a wide view, where the numbers are a few pixels tall. Only the drawing changes, not the plan.
     """
     duration = float(seconds if seconds is not None else (minutes or 1.0) * 60)
     rng = np.random.default_rng(seed)
@@ -447,7 +452,7 @@ def generate(
                     draws.append((foot, sk.crop_at(t), x))
             for foot, crop, x in sorted(draws, key=lambda d: d[0]):
                 rel = (foot - foot_lo) / (foot_hi - foot_lo)
-                h_px = round(height * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
+                h_px = round(height * skater_scale * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
                 sprite = sprites.get(crop, h_px)
                 _paste(frame, sprite, x, foot)
                 visible += abs(x - width / 2) + sprite[0].shape[1] / 2 <= width / 2
@@ -476,6 +481,7 @@ def generate(
         occlusions=scene.occlusions,
         skaters_in_view=round(visible / max(1, n_frames), 2),
         turn_every_s=turn_every_s or None,
+        skater_scale=skater_scale,
     )
     truth.save(out.with_name(out.name + ".truth.json"))
     return truth

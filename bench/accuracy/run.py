@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.accuracy.run --seconds 60 --seed 1 [--preset broadcast --preset tactical]
                                              [--runtime openvino --runtime litert] [--size 1920x1080]
     .venv/bin/python -m bench.accuracy.run --minutes 5 --seed 2 --keep bench/out/acc_5min.mp4
+    .venv/bin/python -m bench.accuracy.run --minutes 5 --seed 21 --skater-scale 0.5 --preset broadcast_wide  # wide view
 
 Prints per preset: recall, precision, median boundary error, TOI error (targets: >= 0.95, >= 0.95,
 <= 0.5 s, <= 5 %), RTF = tracking wall time / video time, predicted vs true segments, and a short
@@ -216,6 +217,12 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="draw the target with every legible crop of its number in turn (weaker reads), not the clean one",
     )
+    p.add_argument(
+        "--skater-scale",
+        type=float,
+        default=1.0,
+        help="skater heights times this (0.5: a wide view with small players; use with --preset broadcast_wide)",
+    )
     p.add_argument("--keep", help="write the video here (default: a temporary file, deleted)")
     p.add_argument("--reuse", action="store_true", help="reuse --keep and its .truth.json if present")
     p.add_argument("--json", help="write the results here")
@@ -251,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
                 size=(width, height),
                 similar_numbers=not a.no_similar,
                 target_files=None if a.all_target_crops else DEFAULT_TARGET_FILES,
+                skater_scale=a.skater_scale,
             )
         print(f"generated {truth.duration_s:.0f} s in {time.perf_counter() - t0:.1f} s: {video}")
         results = []

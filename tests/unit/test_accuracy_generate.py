@@ -21,6 +21,7 @@ from bench.accuracy.generate import (
     Crop,
     Scene,
     _Skater,
+    _Sprites,
     _turns,
     generate,
     load_crops,
@@ -153,3 +154,25 @@ def test_generate_draws_the_turns(tmp_path: Path) -> None:
             return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)][-1].astype(np.int16)
 
     assert np.abs(last_frame(on.video) - last_frame(off.video)).mean() > 1.0
+
+
+@needs_crops
+def test_skater_scale_draws_smaller_skaters_on_the_same_plan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide view (`skater_scale` 0.5) draws every skater at half the height, with the same shifts."""
+    heights: dict[float, list[int]] = {}
+    draw = _Sprites.get
+
+    def spy(self: _Sprites, crop: Crop, height: int) -> tuple[np.ndarray, np.ndarray]:
+        heights.setdefault(scale, []).append(height)
+        return draw(self, crop, height)
+
+    monkeypatch.setattr(_Sprites, "get", spy)
+    truths = {}
+    for scale in (1.0, 0.5):
+        truths[scale] = generate(
+            tmp_path / f"{scale}.mp4", seconds=2, seed=3, size=(320, 180), fps=5, skater_scale=scale
+        )
+    assert truths[0.5].shifts == truths[1.0].shifts and truths[0.5].skater_scale == 0.5
+    assert len(heights[0.5]) == len(heights[1.0]) > 0
+    for small, full in zip(heights[0.5], heights[1.0], strict=True):
+        assert abs(small - full / 2) <= 1
