@@ -16,3 +16,5 @@ class Recording(msgspec.Struct):
     """True: the frames exactly as a pipeline run fed its core (`bench.accuracy.run --record`): a read only where
     that run's core asked for one, and the frames it skipped absent, so replay skips none itself. Minutes to
     make where `record` takes hours, but a core that asks for other reads is shown only the ones asked then."""
+    preset: str = "broadcast"
+    """The camera preset the frames were tracked with; replay uses its tuning unless `--setup` overrides it."""

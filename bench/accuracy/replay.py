@@ -75,7 +75,9 @@ def record(
         for (obs, _), read in zip(legible, models.reader.read_batch([c for _, c in legible]), strict=True):
             obs.read = read
         frames.append(FrameObs(frame_index=frame.frame_index, t=frame.t, tracks=tracks))
-    return Recording(fps=info.fps, duration_s=info.duration_s, detect_fps=tuned.detect_fps, frames=frames)
+    return Recording(
+        fps=info.fps, duration_s=info.duration_s, detect_fps=tuned.detect_fps, frames=frames, preset=preset
+    )
 
 
 @dataclasses.dataclass
@@ -145,7 +147,7 @@ def evaluate(
 ) -> tuple[Score, list[tuple[float, float]], Replayed, GroundTruth, int]:
     """Score, predicted shifts, the replay, the truth and the number of recorded frames."""
     rec, truth = load(folder)
-    setup = bench_setup(truth, extra=extra)
+    setup = bench_setup(truth, rec.preset, extra)
     run = replay(rec, setup, speed)
     pairs = [(round(s.start_s, 2), round(s.end_s, 2)) for s in run.segments]
     return score(pairs, truth.shifts), pairs, run, truth, len(rec.frames)

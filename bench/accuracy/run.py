@@ -188,7 +188,9 @@ def save_recording(
 ) -> None:
     """The frames a run fed its core, as a live `Recording` (`bench.accuracy.replay`), and the truth."""
     detect_fps = bench_setup(truth, presets[0], setup).effective_tuning().detect_fps
-    rec = Recording(fps=truth.fps, duration_s=truth.duration_s, detect_fps=detect_fps, frames=frames, live=True)
+    rec = Recording(
+        fps=truth.fps, duration_s=truth.duration_s, detect_fps=detect_fps, frames=frames, live=True, preset=presets[0]
+    )
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "obs.json").write_bytes(msgspec.json.encode(rec))
     truth.save(folder / "truth.json")
