@@ -155,3 +155,19 @@ def test_a_doubtful_piece_does_not_stretch_a_later_shift_in_shifts_mode() -> Non
 
     assert run(merge_short=False) == [(15.0, 25.0)]
     assert run(merge_short=True) == [(5.0, 25.0)]
+
+
+def test_a_track_locking_in_an_open_shift_is_not_backdated_into_another_tracks_sightings() -> None:
+    """The target is on one track at a time. On the 5-minute wide-view seed-24 game a teammate's track, read weak
+    other numbers from 139.4 s, passed to the #4 when his own track (seen 148.5-151.1 s) was lost; when it locked
+    at 154.1 s its sightings were backdated to 139.4 s and the shift began 8.9 s early (TOI error 8.7 % -> 2.2 %)."""
+    m = machine(timeout=6.0)
+    for k in range(100, 201):
+        m.update(round(k * STEP, 6), Sighting(track_id=1, on_ice=True, confidence=0.9))
+    m.update(22.0, Sighting(track_id=2, on_ice=True, confidence=0.9, since=5.0, backfill=170))
+    assert m.state.current is not None and m.state.current.start == 10.0
+    assert [(p.track_id, p.start) for p in m.state.current.parts] == [(1, 10.0), (2, 20.0)]
+    assert m.state.current.parts[1].seen_frames == 21  # 20.0-22.0 s, not the 17 s of backfill asked for
+    fresh = machine()
+    fresh.update(5.0, Sighting(track_id=3, on_ice=True, confidence=0.8, since=3.0, backfill=20))
+    assert fresh.state.current is not None and fresh.state.current.parts[0].seen_frames == 21  # opening: whole run

@@ -158,6 +158,10 @@ class ShiftMachine:
             start = min(s.since if s.since is not None else t, t)
             if st.last_end is not None:
                 start = max(start, st.last_end)
+            # The target is on one track at a time: a track locking in an open shift is not backdated into the
+            # time the shift's earlier tracks already showed him elsewhere (it was someone else's then).
+            start = max([start, *(p.end for p in shift.parts)])
+            frames = min(frames, 1 + round((t - start) / self.interval_s))
             part = Part(track_id=s.track_id, start=start, end=t)
             shift.parts.append(part)
         if opening:
