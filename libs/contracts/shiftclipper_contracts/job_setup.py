@@ -106,12 +106,14 @@ PRESETS: dict[CameraMode, Tuning] = {
         det_conf=0.2,
         ocr_interval_s=0.5,
         ocr_min_conf=0.5,
-        vote_threshold=1.5,
+        # Small skaters fragment into 2-s tracks read a few times each, weakly: at 1.5 votes and a 0.6 floor the
+        # 5-minute wide-view games lost half their shifts (docs/benchmarks.md, session 19).
+        vote_threshold=1.0,
         color_max_distance=35.0,
         lost_timeout_s=4.0,
         gap_merge_s=10.0,
         min_shift_s=3.0,
-        min_shift_confidence=0.6,
+        min_shift_confidence=0.5,
     ),
     CameraMode.tactical: Tuning(
         detect_fps=6.0,
