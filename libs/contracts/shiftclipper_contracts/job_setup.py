@@ -121,12 +121,13 @@ PRESETS: dict[CameraMode, Tuning] = {
         det_conf=0.15,
         ocr_interval_s=1.0,
         ocr_min_conf=0.4,
-        vote_threshold=2.0,
+        # As `broadcast_wide`, and more so: at 2.0 votes and a 0.6 floor a 2-minute tactical game found 0 of 4 shifts.
+        vote_threshold=1.0,
         color_max_distance=38.0,
         lost_timeout_s=3.0,
         gap_merge_s=8.0,
         min_shift_s=5.0,
-        min_shift_confidence=0.6,
+        min_shift_confidence=0.5,
     ),
 }
 """Tuning defaults per camera preset."""

@@ -39,7 +39,8 @@ class Sighting(msgspec.Struct, kw_only=True, frozen=True):
     """Identity confidence on this frame, 0..1."""
     since: float | None = None
     """Start of the target track's current on-ice run, when the target just moved to this track:
-    the track was the target before its identity locked, so a new shift starts there."""
+    the track was the target before its identity locked, so a new shift starts there (in an open shift, no
+    earlier than where the shift's earlier tracks last showed the target)."""
     backfill: int = 0
     """On-ice frames of that run before this one (they count as seen)."""
 
