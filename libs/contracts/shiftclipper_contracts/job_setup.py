@@ -107,7 +107,7 @@ PRESETS: dict[CameraMode, Tuning] = {
         ocr_interval_s=0.5,
         ocr_min_conf=0.5,
         # Small skaters fragment into 2-s tracks read a few times each, weakly: at 1.5 votes and a 0.6 floor the
-        # 5-minute wide-view games lost half their shifts (docs/benchmarks.md, session 19).
+        # 5-minute wide-view games lost a quarter to a half of their shifts (docs/benchmarks.md, session 19).
         vote_threshold=1.0,
         color_max_distance=35.0,
         lost_timeout_s=4.0,
