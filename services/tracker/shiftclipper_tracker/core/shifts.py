@@ -156,12 +156,10 @@ class ShiftMachine:
             # every `settled_stride`-th frame while the target is locked) were the target's
             frames = max(frames, round((t - st.last_t) / self.interval_s))
         if part is None:
-            start = min(s.since if s.since is not None else t, t)
-            if st.last_end is not None:
-                start = max(start, st.last_end)
-            # The target is on one track at a time: a track locking in an open shift is not backdated into the
-            # time the shift's earlier tracks already showed him elsewhere (it was someone else's then).
-            start = max([start, *(p.end for p in shift.parts)])
+            # A backdated start stops at the last closed shift's end and, the target being on one track at a time,
+            # at the end of this shift's earlier tracks (before then the locking track was someone else's).
+            floors = [p.end for p in shift.parts] + ([] if st.last_end is None else [st.last_end])
+            start = max([min(s.since if s.since is not None else t, t), *floors])
             frames = min(frames, 1 + round((t - start) / self.interval_s))
             part = Part(track_id=s.track_id, start=start, end=t)
             shift.parts.append(part)
