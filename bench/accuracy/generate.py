@@ -15,6 +15,7 @@ illegible ones included, so a #14 shows his "1" at times and hides it at others.
 
     from bench.accuracy.generate import generate
     truth = generate("game.mp4", seconds=60, seed=1)   # truth.shifts: [(start_s, end_s), ...]
+    layout_of(truth).at(12.0)   # who was drawn where at 12 s, rebuilt from the seed (bench.accuracy.identities)
 """
 
 from __future__ import annotations
@@ -87,6 +88,9 @@ class GroundTruth:
     """Mean time between a non-target skater's crop changes; None: one crop per appearance."""
     skater_scale: float = 1.0
     """Skater heights relative to the close broadcast view (0.5: a wide, LiveBarn-like view)."""
+    target_files: list[str] | None = field(default_factory=lambda: list(DEFAULT_TARGET_FILES))
+    """The crops the target may be drawn with (`generate(target_files=...)`); None: every legible crop of its number."""
+    similar_numbers: bool = True
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(asdict(self), indent=1))
@@ -325,6 +329,85 @@ def _rink(world_w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     return img
 
 
+def sprite_size(crop: Crop, height: float) -> tuple[int, int]:
+    """(width, height) in pixels of `crop` drawn `height` tall (quantised to 4 px so sprites can be cached)."""
+    quantised = max(16, round(height) // 4 * 4)
+    h, w = crop.img.shape[:2]
+    return max(8, round(w * quantised / h)), quantised
+
+
+@dataclass(frozen=True)
+class Placed:
+    """One skater as drawn on one frame: `crop` with its bottom centre at (`x`, `foot`), `height` px tall."""
+
+    skater: int
+    """Index in `Layout.skaters` (the target's shifts first, one skater each, then everyone else)."""
+    target: bool
+    crop: Crop
+    x: float
+    foot: float
+    height: int
+
+    def box(self) -> tuple[float, float, float, float]:
+        """The drawn rectangle, (x0, y0, x1, y1) in pixels (may reach outside the frame)."""
+        w, h = sprite_size(self.crop, self.height)
+        x0, y0 = round(self.x - w / 2), round(self.foot - h)
+        return float(x0), float(y0), float(x0 + w), float(y0 + h)
+
+
+class Layout:
+    """Where the camera looks and where every skater is drawn at time t: the picture without the pixels."""
+
+    def __init__(self, scene: Scene, play: _Path, size: tuple[int, int], world_w: int, skater_scale: float) -> None:
+        self.scene, self.play, self.world_w, self.skater_scale = scene, play, world_w, skater_scale
+        self.width, self.height = size
+        self.skaters = scene.target_skaters + scene.skaters
+        self.foot_lo, self.foot_hi = FOOT_MIN * self.height, FOOT_MAX * self.height
+
+    def camera_x(self, t: float) -> float:
+        """Left edge of the frame in the rink picture (the camera follows the play 0.7 s late)."""
+        cam_x = self.world_w / 2 + self.play.at(t - 0.7)[0] * PAN_AMPLITUDE * self.width - self.width / 2
+        return min(max(cam_x, 0.0), self.world_w - self.width)
+
+    def at(self, t: float) -> list[Placed]:
+        """Every skater on the ice at `t`, far to near (drawing order), in frame pixels."""
+        centre = self.world_w / 2 + self.play.at(t)[0] * PAN_AMPLITUDE * self.width - self.camera_x(t)
+        n_target = len(self.scene.target_skaters)
+        placed: list[tuple[float, int, Crop, float]] = []
+        target_pos: tuple[float, float] | None = None
+        for i, sk in enumerate(self.scene.target_skaters):
+            if sk.start <= t < sk.end:
+                x, foot = self._place(sk, t, centre)
+                ramp = min(1.0, (t - sk.start) / ENTRY_S, (sk.end - t) / ENTRY_S)
+                foot = self.foot_lo + (foot - self.foot_lo) * ramp  # from/to the bench at the top of the ice
+                target_pos = (x, foot)
+                placed.append((foot, i, sk.crop, x))
+        for i, sk in enumerate(self.scene.skaters, start=n_target):
+            if not sk.start <= t < sk.end:
+                continue
+            if sk.crossing is None:
+                x, foot = self._place(sk, t, centre)
+                placed.append((foot, i, sk.crop_at(t), x))
+            elif target_pos is not None:
+                tc, direction = sk.crossing
+                x = target_pos[0] + direction * 320 * self.width / 1280 * (t - tc)
+                placed.append((target_pos[1] + 0.04 * self.height, i, sk.crop_at(t), x))
+        return [
+            Placed(i, i < n_target, crop, x, foot, self._height(foot))
+            for foot, i, crop, x in sorted(placed, key=lambda d: d[0])
+        ]
+
+    def _place(self, sk: _Skater, t: float, centre: float) -> tuple[float, float]:
+        px, py = sk.path.at(t)
+        x = centre + (sk.home[0] + WANDER_X * px) * self.width
+        depth = min(1.0, max(0.0, sk.home[1] + WANDER_Y * py))
+        return x, self.foot_lo + depth * (self.foot_hi - self.foot_lo)
+
+    def _height(self, foot: float) -> int:
+        rel = (foot - self.foot_lo) / (self.foot_hi - self.foot_lo)
+        return round(self.height * self.skater_scale * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
+
+
 class _Sprites:
     """Crops resized to a quantised height with a feathered alpha mask, cached."""
 
@@ -332,13 +415,11 @@ class _Sprites:
         self.cache: dict[tuple[str, int], tuple[np.ndarray, np.ndarray]] = {}
 
     def get(self, crop: Crop, height: int) -> tuple[np.ndarray, np.ndarray]:
-        height = max(16, height // 4 * 4)
+        width, height = sprite_size(crop, height)
         key = (crop.file, height)
         if key not in self.cache:
-            h, w = crop.img.shape[:2]
-            width = max(8, round(w * height / h))
             img = cv2.resize(crop.img, (width, height), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-            mask = np.zeros((height, width), np.float32)
+            mask: np.ndarray = np.zeros((height, width), np.float32)
             edge = max(2, width // 14)
             mask[edge:-edge, edge:-edge] = 1.0
             mask = cv2.GaussianBlur(mask, (0, 0), edge / 2)[..., None]
@@ -358,6 +439,18 @@ def _paste(frame: np.ndarray, sprite: tuple[np.ndarray, np.ndarray], cx: float, 
     s_img = img[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     s_mask = mask[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0]
     sub[:] = (sub * (1.0 - s_mask) + s_img * s_mask).astype(np.uint8)
+
+
+def _build(
+    duration: float, seed: int, size: tuple[int, int], cast: Cast, turn_every_s: float | None, skater_scale: float
+) -> tuple[Layout, np.ndarray, np.random.Generator]:
+    """The game's plan, its rink picture and the seeded generator as rendering goes on to use it."""
+    rng = np.random.default_rng(seed)
+    scene = plan_scene(duration, cast, rng, np.random.default_rng([seed, 1]), turn_every_s)
+    world_w = size[0] + 2 * round(PAN_AMPLITUDE * size[0]) + 64
+    rink = _rink(world_w, size[1], rng)
+    play = _Path(rng, speed=0.5)
+    return Layout(scene, play, size, world_w, skater_scale), rink, rng
 
 
 def generate(
@@ -387,7 +480,6 @@ def generate(
     is a wide view, where the numbers are a few pixels tall. Only the drawing changes, not the plan.
     """
     duration = float(seconds if seconds is not None else (minutes or 1.0) * 60)
-    rng = np.random.default_rng(seed)
     width, height = size
     team, number = target
     try:
@@ -395,24 +487,12 @@ def generate(
     except ValueError as e:
         raise ValueError(f"{e} in {crops_dir}") from None
     colour = lab_to_hex(tuple(np.median([torso_lab(c.img, (0.0, 0.0, 1.0, 1.0)) for c in cast.target], axis=0)))
-    scene = plan_scene(duration, cast, rng, np.random.default_rng([seed, 1]), turn_every_s)
-    shifts, target_skaters, skaters = scene.shifts, scene.target_skaters, scene.skaters
-
-    world_w = width + 2 * round(PAN_AMPLITUDE * width) + 64
-    rink = _rink(world_w, height, rng)
-    play = _Path(rng, speed=0.5)
+    layout, rink, rng = _build(duration, seed, size, cast, turn_every_s, skater_scale)
+    scene = layout.scene
     sprites = _Sprites()
     noise = [rng.normal(0, 3, size=(height, width, 3)).astype(np.int16) for _ in range(4)]
     noise_pos = [np.clip(n, 0, 255).astype(np.uint8) for n in noise]
     noise_neg = [np.clip(-n, 0, 255).astype(np.uint8) for n in noise]
-    foot_lo, foot_hi = FOOT_MIN * height, FOOT_MAX * height
-
-    def place(sk: _Skater, t: float, cam_centre: float) -> tuple[float, float]:
-        px, py = sk.path.at(t)
-        x = cam_centre + (sk.home[0] + WANDER_X * px) * width
-        depth = min(1.0, max(0.0, sk.home[1] + WANDER_Y * py))
-        foot = foot_lo + depth * (foot_hi - foot_lo)
-        return x, foot
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -424,38 +504,12 @@ def generate(
     try:
         for i in range(n_frames):
             t = i / fps
-            centre_world = world_w / 2 + play.at(t)[0] * PAN_AMPLITUDE * width
-            cam_x = world_w / 2 + play.at(t - 0.7)[0] * PAN_AMPLITUDE * width - width / 2
-            cam_x = min(max(cam_x, 0.0), world_w - width)
+            cam_x = layout.camera_x(t)
             frame = rink[:, round(cam_x) : round(cam_x) + width].copy()
-            centre = centre_world - cam_x
-            draws: list[tuple[float, Crop, float]] = []
-            target_pos: tuple[float, float] | None = None
-            for sk in target_skaters:
-                if sk.start <= t < sk.end:
-                    x, foot = place(sk, t, centre)
-                    ramp = min(1.0, (t - sk.start) / ENTRY_S, (sk.end - t) / ENTRY_S)
-                    foot = foot_lo + (foot - foot_lo) * ramp  # from/to the bench at the top of the ice
-                    target_pos = (x, foot)
-                    draws.append((foot, sk.crop, x))
-            for sk in skaters:
-                if not sk.start <= t < sk.end:
-                    continue
-                if sk.crossing is not None:
-                    if target_pos is None:
-                        continue
-                    tc, direction = sk.crossing
-                    x = target_pos[0] + direction * 320 * width / 1280 * (t - tc)
-                    draws.append((target_pos[1] + 0.04 * height, sk.crop_at(t), x))
-                else:
-                    x, foot = place(sk, t, centre)
-                    draws.append((foot, sk.crop_at(t), x))
-            for foot, crop, x in sorted(draws, key=lambda d: d[0]):
-                rel = (foot - foot_lo) / (foot_hi - foot_lo)
-                h_px = round(height * skater_scale * (HEIGHT_FAR + (HEIGHT_NEAR - HEIGHT_FAR) * rel))
-                sprite = sprites.get(crop, h_px)
-                _paste(frame, sprite, x, foot)
-                visible += abs(x - width / 2) + sprite[0].shape[1] / 2 <= width / 2
+            for placed in layout.at(t):
+                sprite = sprites.get(placed.crop, placed.height)
+                _paste(frame, sprite, placed.x, placed.foot)
+                visible += abs(placed.x - width / 2) + sprite[0].shape[1] / 2 <= width / 2
             frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
             k = i % len(noise)
             frame = cv2.subtract(cv2.add(frame, noise_pos[k]), noise_neg[k])
@@ -476,12 +530,28 @@ def generate(
         number=number,
         team=team,
         color=colour,
-        shifts=shifts,
-        target_crops=[sk.crop.file for sk in target_skaters],
+        shifts=scene.shifts,
+        target_crops=[sk.crop.file for sk in scene.target_skaters],
         occlusions=scene.occlusions,
         skaters_in_view=round(visible / max(1, n_frames), 2),
         turn_every_s=turn_every_s or None,
         skater_scale=skater_scale,
+        target_files=None if target_files is None else list(target_files),
+        similar_numbers=similar_numbers,
     )
     truth.save(out.with_name(out.name + ".truth.json"))
     return truth
+
+
+def layout_of(truth: GroundTruth, crops_dir: Path = CROPS_DIR) -> Layout:
+    """Where `generate` drew every skater of `truth`'s video, rebuilt from its seed and options (no rendering)."""
+    cast = select_cast(load_crops(crops_dir), (truth.team, truth.number), truth.target_files, truth.similar_numbers)
+    size = (int(truth.size[0]), int(truth.size[1]))
+    layout, _, _ = _build(truth.duration_s, truth.seed, size, cast, truth.turn_every_s, truth.skater_scale)
+    drawn = [sk.crop.file for sk in layout.scene.target_skaters]
+    if [tuple(s) for s in layout.scene.shifts] != [tuple(s) for s in truth.shifts] or drawn != truth.target_crops:
+        raise ValueError(
+            f"{truth.video}: rebuilding its plan gives other shifts or target crops than its truth records"
+            " (generated with other options: target_files, similar_numbers?)"
+        )
+    return layout
