@@ -82,6 +82,9 @@ class MachineState(msgspec.Struct, kw_only=True):
     """The last closed shift, not final yet: the next one may still merge into it."""
     last_end: float | None = None
     """End of the last closed shift: a backdated start never reaches before it."""
+    dropped_end: float | None = None
+    """End of the last piece dropped as it closed (too short or too doubtful to stand, `merge_short` off): a
+    backdated start never reaches before it either, for the core took that piece for the target."""
     final_end: float | None = None
     next_index: int = 0
     last_t: float | None = None
@@ -156,9 +159,10 @@ class ShiftMachine:
             # every `settled_stride`-th frame while the target is locked) were the target's
             frames = max(frames, round((t - st.last_t) / self.interval_s))
         if part is None:
-            # A backdated start stops at the last closed shift's end and, the target being on one track at a time,
-            # at the end of this shift's earlier tracks (before then the locking track was someone else's).
-            floors = [p.end for p in shift.parts] + ([] if st.last_end is None else [st.last_end])
+            # A backdated start stops at the last closed shift's (or dropped piece's) end and, the target being on one
+            # track at a time, at the end of this shift's earlier tracks (before then the locking track was someone
+            # else's).
+            floors = [p.end for p in shift.parts] + [x for x in (st.last_end, st.dropped_end) if x is not None]
             start = max([min(s.since if s.since is not None else t, t), *floors])
             frames = min(frames, 1 + round((t - start) / self.interval_s))
             part = Part(track_id=s.track_id, start=start, end=t)
@@ -215,6 +219,7 @@ class ShiftMachine:
         self._log.append(TimelineEntry(t=t, kind="shift_end", note=f"{why}; ended {shift.end:g}s"))
         st.current, st.state = None, ShiftState.off_ice
         if not self.merge_short and (self._too_short(t, shift) or self._doubtful(t, shift)):
+            st.dropped_end = shift.end
             return
         st.last_end = shift.end
         if st.pending is not None and shift.start - st.pending.end < self.gap_merge_s:
