@@ -15,7 +15,7 @@ illegible ones included, so a #14 shows his "1" at times and hides it at others.
 
     from bench.accuracy.generate import generate
     truth = generate("game.mp4", seconds=60, seed=1)   # truth.shifts: [(start_s, end_s), ...]
-    layout_of(truth).at(12.0)   # who was drawn where at 12 s, rebuilt from the seed (bench.accuracy.identities)
+    layout_of(truth).at(12.0)   # who was drawn where at 12 s, rebuilt from the seed (identities.py)
 """
 
 from __future__ import annotations

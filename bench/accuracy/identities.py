@@ -2,26 +2,23 @@
 
 The generator's plan is rebuilt from the truth's seed (`generate.layout_of`, no rendering), so any recording of a
 generated game can be checked: how often tracks change skater, how well the target is followed, and which of the
-core's locks were on someone else (and who).
+core's locks were on someone else (and who). Pure functions over frames and a timeline; the command is
+`bench.accuracy.replay identities`, and `bench.accuracy.run` adds the figures to its diagnosis.
 
-    .venv/bin/python -m bench.accuracy.identities /tmp/rec/s19 [/tmp/rec/s19f ...] [--setup '{...}'] [--locks]
+    .venv/bin/python -m bench.accuracy.replay identities /tmp/rec/s19 [/tmp/rec/s19f ...] [--locks]
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import sys
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from shiftclipper_tracker.core.observations import FrameObs
+from shiftclipper_tracker.core.timeline import TimelineEntry
 
-from .generate import Layout, Placed, layout_of
-from .replay import evaluate, load
-from .run import MODEL
+from .generate import Layout, Placed
 
 MIN_IOU = 0.3
 """A track box and a drawn skater match at this IoU or more (a detector box sits inside the drawn crop)."""
@@ -82,6 +79,16 @@ class Identities:
     target_tracks: list[int] = field(default_factory=list)
     """The tracks that covered the target, in order of first coverage."""
 
+    def purity(self) -> float:
+        """Share of labelled frames on their track's main skater (1.0: no track ever changed skater)."""
+        labelled = sum(sum(c.values()) for c in self.skater_frames.values())
+        pure = sum(c.most_common(1)[0][1] for c in self.skater_frames.values())
+        return pure / max(labelled, 1)
+
+    def coverage(self) -> float:
+        """Share of the processed frames with the target in view on which he was on a track."""
+        return self.target_tracked / max(self.target_visible, 1)
+
 
 def label(frames: list[FrameObs], layout: Layout) -> Identities:
     size = (layout.width, layout.height)
@@ -114,56 +121,44 @@ def who(layout: Layout, skater: int | None) -> str:
 
 def summary(ids: Identities, layout: Layout) -> list[str]:
     lives = [b - a for a, b in ids.life.values()]
-    labelled = sum(sum(c.values()) for c in ids.skater_frames.values())
-    pure = sum(c.most_common(1)[0][1] for c in ids.skater_frames.values())
     mixed = sum(1 for c in ids.skater_frames.values() if len(c) > 1)
     n_target = len(layout.scene.target_skaters)
     target_ids = [t for t, c in ids.skater_frames.items() if c.most_common(1)[0][0] < n_target]
     return [
-        f"  tracks {len(ids.life)}, median life {statistics.median(lives):.1f} s; labelled frames on their track's"
-        f" main skater {pure / max(labelled, 1):.3f}; tracks covering more than one skater {mixed}",
+        f"  tracks {len(ids.life)}, median life {statistics.median(lives or [0.0]):.1f} s; labelled frames on their"
+        f" track's main skater {ids.purity():.3f}; tracks covering more than one skater {mixed}",
         f"  target: visible on {ids.target_visible} processed frames, on a track on {ids.target_tracked}"
-        f" ({ids.target_tracked / max(ids.target_visible, 1):.1%}); {len(ids.target_tracks)} tracks covered him,"
-        f" {len(target_ids)} mainly him",
+        f" ({ids.coverage():.1%}); {len(ids.target_tracks)} tracks covered him, {len(target_ids)} mainly him",
     ]
 
 
-def lock_report(folder: Path, ids: Identities, layout: Layout, extra: dict[str, object]) -> list[str]:
-    """Each lock and re-link of the core's replay, and who its track covered at that moment."""
-    _, _, run, _, _ = evaluate(folder, extra)
-    lines, wrong = [], 0
-    for e in run.timeline:
+@dataclass(frozen=True)
+class LockCheck:
+    entry: TimelineEntry
+    """A `locked` record of the core's timeline (a lock by votes, or by re-linking a lost identity)."""
+    skater: int | None
+    """The skater its track covered then (else its track's main skater; None: nobody drawn)."""
+    on_target: bool
+
+
+def check_locks(timeline: Sequence[TimelineEntry], ids: Identities, layout: Layout) -> list[LockCheck]:
+    """Each lock of the core's timeline, and whether its track was on the target at that moment."""
+    out = []
+    for e in timeline:
         if e.kind != "locked" or e.track_id is None:
             continue
         skater = ids.at.get((e.track_id, e.t))
         if skater is None and ids.skater_frames.get(e.track_id):
             skater = ids.skater_frames[e.track_id].most_common(1)[0][0]
-        on_target = skater is not None and skater < len(layout.scene.target_skaters)
-        wrong += not on_target
-        mark = "  " if on_target else "!!"
-        lines.append(f"   {mark} {e.t:7.2f} s track {e.track_id}: {who(layout, skater)} conf {e.confidence}")
-    return [f"  locks {len(lines)}, not on the target {wrong}", *lines]
+        out.append(LockCheck(e, skater, skater is not None and skater < len(layout.scene.target_skaters)))
+    return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("folders", nargs="+", help="recordings (bench.accuracy.run --record, replay record)")
-    p.add_argument("--setup", default="{}", help="extra JSON setup fields for the replay behind --locks")
-    p.add_argument("--locks", action="store_true", help="list the core's locks and who each was on")
-    a = p.parse_args(argv)
-    if not MODEL.exists():
-        print(f"skipped: {MODEL} absent")
-        return 0
-    for folder in map(Path, a.folders):
-        rec, truth = load(folder)
-        layout = layout_of(truth)
-        ids = label(rec.frames, layout)
-        print(folder)
-        print("\n".join(summary(ids, layout)))
-        if a.locks:
-            print("\n".join(lock_report(folder, ids, layout, json.loads(a.setup))))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def lock_lines(checks: list[LockCheck], layout: Layout) -> list[str]:
+    wrong = sum(not c.on_target for c in checks)
+    lines = [f"  locks {len(checks)}, not on the target {wrong}"]
+    for c in checks:
+        mark = "  " if c.on_target else "!!"
+        e = c.entry
+        lines.append(f"   {mark} {e.t:7.2f} s track {e.track_id}: {who(layout, c.skater)} conf {e.confidence}")
+    return lines

@@ -7,6 +7,7 @@ frame by frame and attaches a recorded read only where the core asks for one (`n
 
     .venv/bin/python -m bench.accuracy.replay record --seconds 60 --seed 1 --out bench/out/obs_60s_s1
     .venv/bin/python -m bench.accuracy.replay replay bench/out/obs_60s_s1 [--setup '{...}'] [--verbose]
+    .venv/bin/python -m bench.accuracy.replay identities bench/out/obs_60s_s1 [--locks]   # who each track was
 
 A cheaper, approximate recording comes from a pipeline run: `bench.accuracy.run ... --record DIR` (`Recording.live`).
 
@@ -43,7 +44,8 @@ from shiftclipper_tracker.pipeline import (
 )
 from shiftclipper_tracker.torso import player_crop, torso_lab
 
-from .generate import DEFAULT_TARGET_FILES, GroundTruth, generate
+from .generate import CROPS_DIR, DEFAULT_TARGET_FILES, GroundTruth, generate, layout_of
+from .identities import check_locks, label, lock_lines, summary
 from .recording import Recording
 from .run import MODEL, SPEED_HELP, bench_setup, speed_options
 from .score import Score, score
@@ -183,6 +185,18 @@ def _replay_cmd(a: argparse.Namespace) -> None:
                 print("   ", msgspec.to_builtins(e))
 
 
+def _identities_cmd(a: argparse.Namespace) -> None:
+    for folder in map(Path, a.folders):
+        rec, truth = load(folder)
+        layout = layout_of(truth)
+        ids = label(rec.frames, layout)
+        print(folder)
+        print("\n".join(summary(ids, layout)))
+        if a.locks:
+            run = evaluate(folder, json.loads(a.setup))[2]
+            print("\n".join(lock_lines(check_locks(run.timeline, ids, layout), layout)))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -201,11 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     q.add_argument("--setup", default="{}")
     q.add_argument("--verbose", action="store_true")
     q.add_argument("--speed", default="{}", help=SPEED_HELP + " (skipped frames are simply not fed to the core)")
+    i = sub.add_parser("identities", help="which drawn skater each recorded track followed (bench.accuracy.identities)")
+    i.add_argument("folders", nargs="+")
+    i.add_argument("--setup", default="{}", help="extra JSON setup fields for the replay behind --locks")
+    i.add_argument("--locks", action="store_true", help="list the core's locks and who each was on")
     a = p.parse_args(argv)
-    if not MODEL.exists():
-        print(f"skipped: {MODEL} absent")
+    if not MODEL.exists() or not (CROPS_DIR / "labels.csv").exists():
+        print(f"skipped: {MODEL} or {CROPS_DIR} absent")
         return 0
-    (_record_cmd if a.cmd == "record" else _replay_cmd)(a)
+    {"record": _record_cmd, "replay": _replay_cmd, "identities": _identities_cmd}[a.cmd](a)
     return 0
 
 

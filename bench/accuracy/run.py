@@ -7,7 +7,8 @@
 
 Prints per preset: recall, precision, median boundary error, TOI error (targets: >= 0.95, >= 0.95,
 <= 0.5 s, <= 5 %), RTF = tracking wall time / video time, predicted vs true segments, and a short
-diagnosis (detections per frame, OCR reads of the target number in and out of its shifts, lock events).
+diagnosis (detections per frame, OCR reads of the target number in and out of its shifts, lock events, and
+which skaters the tracks followed: `identities`).
 Exits 0 when ../shared is absent; with --check, exits 1 when a target is missed.
 """
 
@@ -33,11 +34,13 @@ from shiftclipper_contracts.job_setup import JobSetup, setup_from_obj
 from shiftclipper_tracker import pipeline
 from shiftclipper_tracker.core.engine import TrackingCore
 from shiftclipper_tracker.core.observations import FrameObs
+from shiftclipper_tracker.core.timeline import TimelineEntry
 from shiftclipper_tracker.decode import video_info
 from shiftclipper_tracker.pipeline import Hooks, Models, SpeedOptions, track_video
 from shiftclipper_tracker.tflite_yolo import RUNTIMES
 
-from .generate import CROPS_DIR, DEFAULT_TARGET_FILES, SHARED, GroundTruth, generate
+from .generate import CROPS_DIR, DEFAULT_TARGET_FILES, SHARED, GroundTruth, generate, layout_of
+from .identities import check_locks, label
 from .recording import Recording
 from .score import Score, score
 
@@ -130,7 +133,8 @@ def track(
     setup = bench_setup(truth, preset, extra)
     info = video_info(truth.video)
     work = TrackWork(job_id="bench", attempt=1, video_key="bench", video=info, setup=setup)
-    probe = Probe(frames=record)
+    frames: list[FrameObs] = record if record is not None else []
+    probe = Probe(frames=frames)
     probe.attach(models)
     hooks = Hooks(lambda s: None, lambda f, s: None, lambda c: None, lambda: False)
     t0 = time.perf_counter()
@@ -154,9 +158,27 @@ def track(
         "top_reads": Counter(n for _, n, c in probe.reads if c >= min_conf).most_common(6),
         "events": dict(Counter(e["kind"] for e in outcome.timeline)),
         "stats": msgspec.to_builtins(outcome.stats),
+        **identity_figures(truth, frames, outcome.timeline),
         "timeline": outcome.timeline,
     }
     return PresetResult(preset, score(segments, truth.shifts), wall, wall / truth.duration_s, segments, diagnosis)
+
+
+def identity_figures(truth: GroundTruth, frames: list[FrameObs], timeline: list[Any]) -> dict[str, Any]:
+    """Which skaters the tracks followed (`identities`): the target's coverage, track purity and the core's locks
+    on someone else; nothing when the truth's plan cannot be rebuilt (a video made with other generator options)."""
+    try:
+        layout = layout_of(truth)
+    except ValueError:
+        return {}
+    ids = label(frames, layout)
+    checks = check_locks(msgspec.convert(timeline, list[TimelineEntry]), ids, layout)
+    return {
+        "tracks": len(ids.life),
+        "track_purity": round(ids.purity(), 3),
+        "target_on_track": round(ids.coverage(), 3),
+        "locks_on_others": f"{sum(not c.on_target for c in checks)}/{len(checks)}",
+    }
 
 
 def report(truth: GroundTruth, result: PresetResult, verbose: bool = False) -> str:

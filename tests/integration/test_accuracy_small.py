@@ -21,9 +21,9 @@ pytestmark = [
 ]
 
 
-def test_small_accuracy_run(tmp_path: Path) -> None:
+def test_small_accuracy_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from bench.accuracy.generate import generate
-    from bench.accuracy.replay import evaluate
+    from bench.accuracy.replay import evaluate, main
     from bench.accuracy.run import report, save_recording, track
     from shiftclipper_contracts.config import load_config
     from shiftclipper_tracker.core.observations import FrameObs
@@ -52,3 +52,14 @@ def test_small_accuracy_run(tmp_path: Path) -> None:
     _, replayed, run, _, n_frames = evaluate(tmp_path / "rec")
     assert replayed == result.segments
     assert run.frames_fed == n_frames == len(frames) > 0
+
+    # Which skater each track followed (bench.accuracy.identities): the target is on a track most of the time and
+    # the lock that found his shift was on him.
+    d = result.diagnosis
+    assert d["target_on_track"] > 0.5 and 0.5 < d["track_purity"] <= 1.0 and d["tracks"] > 1
+    wrong, locks = (int(x) for x in d["locks_on_others"].split("/"))
+    assert 0 <= wrong < locks
+    capsys.readouterr()
+    assert main(["identities", str(tmp_path / "rec"), "--locks"]) == 0
+    out = capsys.readouterr().out
+    assert f"locks {locks}, not on the target {wrong}" in out and "red #4 (TARGET)" in out
