@@ -364,6 +364,10 @@ class Layout:
         self.skaters = scene.target_skaters + scene.skaters
         self.foot_lo, self.foot_hi = FOOT_MIN * self.height, FOOT_MAX * self.height
 
+    def is_target(self, skater: int) -> bool:
+        """Whether `skater` (an index in `skaters`) is the target, in one of his shifts."""
+        return skater < len(self.scene.target_skaters)
+
     def camera_x(self, t: float) -> float:
         """Left edge of the frame in the rink picture (the camera follows the play 0.7 s late)."""
         cam_x = self.world_w / 2 + self.play.at(t - 0.7)[0] * PAN_AMPLITUDE * self.width - self.width / 2
@@ -372,7 +376,6 @@ class Layout:
     def at(self, t: float) -> list[Placed]:
         """Every skater on the ice at `t`, far to near (drawing order), in frame pixels."""
         centre = self.world_w / 2 + self.play.at(t)[0] * PAN_AMPLITUDE * self.width - self.camera_x(t)
-        n_target = len(self.scene.target_skaters)
         placed: list[tuple[float, int, Crop, float]] = []
         target_pos: tuple[float, float] | None = None
         for i, sk in enumerate(self.scene.target_skaters):
@@ -382,7 +385,7 @@ class Layout:
                 foot = self.foot_lo + (foot - self.foot_lo) * ramp  # from/to the bench at the top of the ice
                 target_pos = (x, foot)
                 placed.append((foot, i, sk.crop, x))
-        for i, sk in enumerate(self.scene.skaters, start=n_target):
+        for i, sk in enumerate(self.scene.skaters, start=len(self.scene.target_skaters)):
             if not sk.start <= t < sk.end:
                 continue
             if sk.crossing is None:
@@ -393,7 +396,7 @@ class Layout:
                 x = target_pos[0] + direction * 320 * self.width / 1280 * (t - tc)
                 placed.append((target_pos[1] + 0.04 * self.height, i, sk.crop_at(t), x))
         return [
-            Placed(i, i < n_target, crop, x, foot, self._height(foot))
+            Placed(i, self.is_target(i), crop, x, foot, self._height(foot))
             for foot, i, crop, x in sorted(placed, key=lambda d: d[0])
         ]
 
@@ -427,10 +430,10 @@ class _Sprites:
         return self.cache[key]
 
 
-def _paste(frame: np.ndarray, sprite: tuple[np.ndarray, np.ndarray], cx: float, foot: float) -> None:
+def _paste(frame: np.ndarray, sprite: tuple[np.ndarray, np.ndarray], placed: Placed) -> None:
     img, mask = sprite
     h, w = img.shape[:2]
-    x0, y0 = round(cx - w / 2), round(foot - h)
+    x0, y0 = (int(v) for v in placed.box()[:2])
     fx0, fy0 = max(0, x0), max(0, y0)
     fx1, fy1 = min(frame.shape[1], x0 + w), min(frame.shape[0], y0 + h)
     if fx1 <= fx0 or fy1 <= fy0:
@@ -508,7 +511,7 @@ def generate(
             frame = rink[:, round(cam_x) : round(cam_x) + width].copy()
             for placed in layout.at(t):
                 sprite = sprites.get(placed.crop, placed.height)
-                _paste(frame, sprite, placed.x, placed.foot)
+                _paste(frame, sprite, placed)
                 visible += abs(placed.x - width / 2) + sprite[0].shape[1] / 2 <= width / 2
             frame = cv2.GaussianBlur(frame, (3, 3), 0.7)
             k = i % len(noise)

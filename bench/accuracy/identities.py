@@ -79,6 +79,11 @@ class Identities:
     target_tracks: list[int] = field(default_factory=list)
     """The tracks that covered the target, in order of first coverage."""
 
+    def main_skater(self, track_id: int) -> int | None:
+        """The skater the track covered on most of its labelled frames (None: never labelled)."""
+        counts = self.skater_frames.get(track_id)
+        return counts.most_common(1)[0][0] if counts else None
+
     def purity(self) -> float:
         """Share of labelled frames on their track's main skater (1.0: no track ever changed skater)."""
         labelled = sum(sum(c.values()) for c in self.skater_frames.values())
@@ -115,20 +120,20 @@ def who(layout: Layout, skater: int | None) -> str:
     if skater is None:
         return "nobody drawn"
     sk = layout.skaters[skater]
-    role = "TARGET" if skater < len(layout.scene.target_skaters) else f"skater {skater}"
+    role = "TARGET" if layout.is_target(skater) else f"skater {skater}"
     return f"{sk.crop.team} #{sk.crop.number} ({role})"
 
 
 def summary(ids: Identities, layout: Layout) -> list[str]:
     lives = [b - a for a, b in ids.life.values()]
     mixed = sum(1 for c in ids.skater_frames.values() if len(c) > 1)
-    n_target = len(layout.scene.target_skaters)
-    target_ids = [t for t, c in ids.skater_frames.items() if c.most_common(1)[0][0] < n_target]
+    mains = [ids.main_skater(t) for t in ids.skater_frames]
+    mainly_target = sum(1 for m in mains if m is not None and layout.is_target(m))
     return [
         f"  tracks {len(ids.life)}, median life {statistics.median(lives or [0.0]):.1f} s; labelled frames on their"
         f" track's main skater {ids.purity():.3f}; tracks covering more than one skater {mixed}",
         f"  target: visible on {ids.target_visible} processed frames, on a track on {ids.target_tracked}"
-        f" ({ids.coverage():.1%}); {len(ids.target_tracks)} tracks covered him, {len(target_ids)} mainly him",
+        f" ({ids.coverage():.1%}); {len(ids.target_tracks)} tracks covered him, {mainly_target} mainly him",
     ]
 
 
@@ -147,10 +152,8 @@ def check_locks(timeline: Sequence[TimelineEntry], ids: Identities, layout: Layo
     for e in timeline:
         if e.kind != "locked" or e.track_id is None:
             continue
-        skater = ids.at.get((e.track_id, e.t))
-        if skater is None and ids.skater_frames.get(e.track_id):
-            skater = ids.skater_frames[e.track_id].most_common(1)[0][0]
-        out.append(LockCheck(e, skater, skater is not None and skater < len(layout.scene.target_skaters)))
+        skater = ids.at.get((e.track_id, e.t), ids.main_skater(e.track_id))
+        out.append(LockCheck(e, skater, skater is not None and layout.is_target(skater)))
     return out
 
 

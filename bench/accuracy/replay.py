@@ -193,7 +193,7 @@ def _identities_cmd(a: argparse.Namespace) -> None:
         print(folder)
         print("\n".join(summary(ids, layout)))
         if a.locks:
-            run = evaluate(folder, json.loads(a.setup))[2]
+            run = replay(rec, bench_setup(truth, rec.preset, json.loads(a.setup)))
             print("\n".join(lock_lines(check_locks(run.timeline, ids, layout), layout)))
 
 
